@@ -1,0 +1,162 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/keyutil"
+
+	"github.com/kubestellar/kubestellar/pkg/crds"
+	"github.com/kubestellar/kubestellar/pkg/kubeapiserver"
+	"github.com/kubestellar/kubestellar/pkg/pki"
+	"github.com/kubestellar/kubestellar/pkg/process"
+)
+
+// APIServer is a real kube-apiserver, backed by its own real etcd, for one test.
+type APIServer struct {
+	// Config is an administrator's (system:masters) client configuration, verifying TLS.
+	Config *rest.Config
+	// URL is the server's base URL.
+	URL string
+	// CA signed the server's serving certificate and is trusted for client certificates.
+	CA *pki.KeyPair
+	// Dir holds the servers' data, certificates and logs; it is removed after the test.
+	Dir string
+}
+
+// StartAPIServer starts etcd and kube-apiserver for the test and stops them, removing their
+// data, when the test ends.
+func StartAPIServer(t testing.TB) *APIServer {
+	t.Helper()
+	dir := TempDir(t)
+	etcdURL := StartEtcd(t, filepath.Join(dir, "etcd"))
+
+	certs := filepath.Join(dir, "pki")
+	ca, err := pki.NewCA("kubestellar-test-ca")
+	must(t, err)
+	must(t, ca.Write(filepath.Join(certs, "ca.crt"), filepath.Join(certs, "ca.key")))
+	serving, err := ca.Issue(pki.CertSpec{
+		CommonName: "kube-apiserver", DNSNames: []string{"localhost"},
+		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.ServerUsage,
+	})
+	must(t, err)
+	must(t, serving.Write(filepath.Join(certs, "serving.crt"), filepath.Join(certs, "serving.key")))
+	admin, err := ca.Issue(pki.CertSpec{CommonName: "kubestellar-test-admin", Organization: []string{"system:masters"}, Usage: pki.ClientUsage})
+	must(t, err)
+	saKey := filepath.Join(certs, "service-account.key")
+	_, _, err = keyutil.LoadOrGenerateKeyFile(saKey)
+	must(t, err)
+
+	logFile := filepath.Join(dir, "kube-apiserver.log")
+	srv, err := kubeapiserver.Start(t.Context(), kubeapiserver.Config{
+		Binary:                       Binary(t, "kube-apiserver"),
+		Name:                         t.Name(),
+		LogFile:                      logFile,
+		ServingCertFile:              filepath.Join(certs, "serving.crt"),
+		ServingKeyFile:               filepath.Join(certs, "serving.key"),
+		ServingCAFile:                filepath.Join(certs, "ca.crt"),
+		ClientCAFile:                 filepath.Join(certs, "ca.crt"),
+		EtcdServers:                  []string{etcdURL},
+		EtcdPrefix:                   "/registry",
+		ServiceAccountIssuer:         "https://kubernetes.default.svc",
+		ServiceAccountKeyFile:        saKey,
+		ServiceAccountSigningKeyFile: saKey,
+	})
+	if err != nil {
+		t.Fatalf("starting kube-apiserver: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kube-apiserver log (last lines):\n%s", logTail(logFile, 30))
+		}
+		srv.Stop(10 * time.Second)
+	})
+
+	return &APIServer{
+		URL: srv.URL,
+		CA:  ca,
+		Dir: dir,
+		Config: &rest.Config{
+			Host:  srv.URL,
+			QPS:   200,
+			Burst: 400,
+			TLSClientConfig: rest.TLSClientConfig{
+				CAData: ca.CertPEM, CertData: admin.CertPEM, KeyData: admin.KeyPEM,
+			},
+		},
+	}
+}
+
+// StartEtcd starts an etcd with its data in dir, stopped when the test ends, and returns its
+// client URL.
+func StartEtcd(t testing.TB, dir string) string {
+	t.Helper()
+	bin := Binary(t, "etcd")
+	logFile := filepath.Join(dir, "etcd.log")
+	client := &http.Client{Timeout: 2 * time.Second}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		clientPort, err := kubeapiserver.FreePort("127.0.0.1")
+		must(t, err)
+		peerPort, err := kubeapiserver.FreePort("127.0.0.1")
+		must(t, err)
+		clientURL := "http://127.0.0.1:" + strconv.Itoa(clientPort)
+		peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
+		proc, err := process.Start(process.Spec{
+			Name: "etcd",
+			Path: bin,
+			Args: []string{
+				"--name=test",
+				"--data-dir=" + filepath.Join(dir, "data"),
+				"--listen-client-urls=" + clientURL,
+				"--advertise-client-urls=" + clientURL,
+				"--listen-peer-urls=" + peerURL,
+				"--initial-advertise-peer-urls=" + peerURL,
+				"--initial-cluster=test=" + peerURL,
+				// Test data need not survive a power cut.
+				"--unsafe-no-fsync",
+				"--log-level=warn",
+			},
+			LogFile: logFile,
+		})
+		must(t, err)
+		lastErr = wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			if exited, err := proc.Exited(); exited {
+				return false, err
+			}
+			return kubeapiserver.Probe(ctx, client, clientURL+"/health") == nil, nil
+		})
+		if lastErr == nil {
+			t.Cleanup(func() { proc.Stop(10 * time.Second) })
+			return clientURL
+		}
+		proc.Stop(5 * time.Second)
+	}
+	t.Fatalf("starting etcd: %v\n%s", lastErr, logTail(logFile, 20))
+	return ""
+}
+
+// InstallCRDs installs KubeStellar's CRDs of the given API groups (all when none are given).
+func (s *APIServer) InstallCRDs(t testing.TB, groups ...string) {
+	t.Helper()
+	list, err := crds.Load(groups...)
+	must(t, err)
+	if err := crds.Install(t.Context(), s.Config, list, time.Minute); err != nil {
+		t.Fatalf("installing CRDs: %v", err)
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(fmt.Sprint(err))
+	}
+}
