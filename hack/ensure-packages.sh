@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=("$@")
 if [ ${#packages[@]} -eq 0 ]; then
-  packages=(git make gcc)
+  packages=(git make gcc curl)
 fi
 
 missing=()

@@ -160,17 +160,17 @@ func EnsureCA(certFile, keyFile, commonName string) (*KeyPair, error) {
 // EnsureIssued loads the certificate stored in the two files when it was signed by ca and
 // covers everything spec asks for; otherwise it issues and stores a new one.
 func (kp *KeyPair) EnsureIssued(certFile, keyFile string, spec CertSpec) (*KeyPair, error) {
-	if kp, err := Load(certFile, keyFile); err == nil && kp.signed(kp.Cert) && covers(kp.Cert, spec) {
-		return kp, nil
+	if existing, err := Load(certFile, keyFile); err == nil && kp.signed(existing.Cert) && covers(existing.Cert, spec) {
+		return existing, nil
 	}
-	kp, err := kp.Issue(spec)
+	issued, err := kp.Issue(spec)
 	if err != nil {
 		return nil, err
 	}
-	if err := kp.Write(certFile, keyFile); err != nil {
+	if err := issued.Write(certFile, keyFile); err != nil {
 		return nil, err
 	}
-	return kp, nil
+	return issued, nil
 }
 
 func ensure(certFile, keyFile string, create func() (*KeyPair, error)) (*KeyPair, error) {

@@ -1,0 +1,141 @@
+// Package server is the KubeStellar space server: one process that runs an embedded etcd (or
+// uses an external one), one upstream kube-apiserver and kube-controller-manager per space,
+// and a TLS front proxy that serves every space at /clusters/<path> on one port. Spaces are
+// declared by Space objects in the root space.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Options configure the space server.
+type Options struct {
+	// RootDir holds all state: PKI, etcd data, the spaces' files, admin.kubeconfig.
+	RootDir string
+	// BindAddress and SecurePort are where the front proxy listens.
+	BindAddress string
+	SecurePort  int
+	// ExternalHostnames are extra names (or IPs) the default serving certificate covers.
+	ExternalHostnames []string
+	// SNICertKeys are "certfile,keyfile" pairs served to clients asking for their names.
+	SNICertKeys []string
+	// EtcdServers, when set, replace the embedded etcd; the Etcd*File fields secure them.
+	EtcdServers                           []string
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	// KubeAPIServer and KubeControllerManager are the upstream binaries; found beside this
+	// program or on PATH when empty.
+	KubeAPIServer, KubeControllerManager string
+	// SpaceVerbosity is the -v level of the spaces' upstream programs.
+	SpaceVerbosity int
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{RootDir: ".kubestellar", BindAddress: "0.0.0.0", SecurePort: 6443}
+}
+
+// AddFlags registers the options as flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.RootDir, "root-dir", o.RootDir, "Directory holding all of the server's state (certificates, etcd data, spaces, admin.kubeconfig)")
+	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "IP address to listen on")
+	fs.IntVar(&o.SecurePort, "secure-port", o.SecurePort, "Port to serve HTTPS on")
+	fs.StringArrayVar(&o.ExternalHostnames, "external-hostname", o.ExternalHostnames,
+		"Extra DNS name or IP address the serving certificate covers; repeatable")
+	fs.StringArrayVar(&o.SNICertKeys, "tls-sni-cert-key", o.SNICertKeys,
+		"A certificate and key file pair, 'cert,key', served to clients that ask (by SNI) for a name it covers; repeatable")
+	fs.StringSliceVar(&o.EtcdServers, "etcd-servers", o.EtcdServers,
+		"Client URLs of an external etcd cluster to use instead of the embedded etcd")
+	fs.StringVar(&o.EtcdCAFile, "etcd-cafile", o.EtcdCAFile, "CA that verifies the external etcd servers")
+	fs.StringVar(&o.EtcdCertFile, "etcd-certfile", o.EtcdCertFile, "Client certificate for the external etcd servers")
+	fs.StringVar(&o.EtcdKeyFile, "etcd-keyfile", o.EtcdKeyFile, "Client key for the external etcd servers")
+	fs.StringVar(&o.KubeAPIServer, "kube-apiserver", o.KubeAPIServer,
+		"Path of the kube-apiserver binary (default: beside this program, else on PATH)")
+	fs.StringVar(&o.KubeControllerManager, "kube-controller-manager", o.KubeControllerManager,
+		"Path of the kube-controller-manager binary (default: beside this program, else on PATH)")
+	fs.IntVar(&o.SpaceVerbosity, "space-v", o.SpaceVerbosity, "Log verbosity of the spaces' kube-apiserver and kube-controller-manager")
+}
+
+// Complete fills in what the defaults leave open: absolute paths and the binaries.
+func (o *Options) Complete() error {
+	abs, err := filepath.Abs(o.RootDir)
+	if err != nil {
+		return fmt.Errorf("--root-dir: %w", err)
+	}
+	o.RootDir = abs
+	if o.KubeAPIServer, err = findBinary("kube-apiserver", o.KubeAPIServer); err != nil {
+		return err
+	}
+	if o.KubeControllerManager, err = findBinary("kube-controller-manager", o.KubeControllerManager); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Validate checks the options and names the flag of the first problem found.
+func (o *Options) Validate() error {
+	var errs []error
+	if net.ParseIP(o.BindAddress) == nil {
+		errs = append(errs, fmt.Errorf("--bind-address %q is not an IP address", o.BindAddress))
+	}
+	if o.SecurePort < 1 || o.SecurePort > 65535 {
+		errs = append(errs, fmt.Errorf("--secure-port %d is not between 1 and 65535", o.SecurePort))
+	}
+	for _, h := range o.ExternalHostnames {
+		if h == "" || strings.ContainsAny(h, "/: ,") {
+			errs = append(errs, fmt.Errorf("--external-hostname %q must be a bare DNS name or IP address, without scheme or port", h))
+		}
+	}
+	for _, pair := range o.SNICertKeys {
+		if _, err := parseCertPair(pair); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(o.EtcdServers) == 0 && (o.EtcdCAFile != "" || o.EtcdCertFile != "" || o.EtcdKeyFile != "") {
+		errs = append(errs, errors.New("--etcd-cafile, --etcd-certfile and --etcd-keyfile apply only with --etcd-servers"))
+	}
+	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
+		errs = append(errs, errors.New("--etcd-certfile and --etcd-keyfile must be given together"))
+	}
+	return errors.Join(errs...)
+}
+
+func parseCertPair(s string) (certPair, error) {
+	cert, key, ok := strings.Cut(s, ",")
+	if !ok || cert == "" || key == "" || strings.Contains(key, ",") {
+		return certPair{}, fmt.Errorf("--tls-sni-cert-key %q must be two file names separated by a comma: cert,key", s)
+	}
+	for _, f := range []string{cert, key} {
+		if _, err := os.Stat(f); err != nil {
+			return certPair{}, fmt.Errorf("--tls-sni-cert-key %q: %w", s, err)
+		}
+	}
+	return certPair{Cert: cert, Key: key}, nil
+}
+
+// findBinary returns flagValue when given, else name found beside this program, else on PATH.
+func findBinary(name, flagValue string) (string, error) {
+	if flagValue != "" {
+		if _, err := os.Stat(flagValue); err != nil {
+			return "", fmt.Errorf("--%s: %w", name, err)
+		}
+		return flagValue, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		beside := filepath.Join(filepath.Dir(self), name)
+		if _, err := os.Stat(beside); err == nil {
+			return beside, nil
+		}
+	}
+	if path, err := exec.LookPath(name); err == nil {
+		return path, nil
+	}
+	return "", fmt.Errorf("%s was found neither beside this program nor on PATH; build it with `make build` or give --%s", name, name)
+}

@@ -1,0 +1,167 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/kubestellar/kubestellar/pkg/pki"
+)
+
+// Names of the identities the server's certificates carry.
+const (
+	// AdminUser is the user of admin.kubeconfig, a member of system:masters in every space.
+	AdminUser = "kubestellar-admin"
+	// FrontProxyUser is the front proxy's identity towards the spaces' API servers.
+	FrontProxyUser = "kubestellar-front-proxy"
+	// ControllerManagerUser is the identity of every space's kube-controller-manager.
+	ControllerManagerUser = "system:kube-controller-manager"
+)
+
+// servingCertName names the default serving certificate in issued/.
+const servingCertName = "kubestellar-serving"
+
+// PKI is the server's certificate layout under <root-dir>/pki. It follows easy-rsa's layout
+// (ca.crt, issued/NAME.crt, private/NAME.key) so that kubestellar-ensure-kcp-server-creds,
+// run in the root directory, issues extra serving certificates from the same CA; the server
+// serves every certificate in issued/ by SNI without a restart.
+type PKI struct {
+	Dir string
+
+	CA         *pki.KeyPair
+	FrontProxy *pki.KeyPair // client certificate for request-header authentication
+	Admin      *pki.KeyPair
+}
+
+// Paths of the files in the layout.
+func (p *PKI) caCert() string                { return filepath.Join(p.Dir, "ca.crt") }
+func (p *PKI) caKey() string                 { return filepath.Join(p.Dir, "private", "ca.key") }
+func (p *PKI) issued(name string) string     { return filepath.Join(p.Dir, "issued", name+".crt") }
+func (p *PKI) private(name string) string    { return filepath.Join(p.Dir, "private", name+".key") }
+func (p *PKI) internal(name string) string   { return filepath.Join(p.Dir, "internal", name) }
+func (p *PKI) frontProxyCACert() string      { return p.internal("front-proxy-ca.crt") }
+func (p *PKI) frontProxyClientCert() string  { return p.internal("front-proxy-client.crt") }
+func (p *PKI) frontProxyClientKey() string   { return p.internal("front-proxy-client.key") }
+func (p *PKI) loopbackServingCert() string   { return p.internal("loopback-serving.crt") }
+func (p *PKI) loopbackServingKey() string    { return p.internal("loopback-serving.key") }
+func (p *PKI) controllerManagerCert() string { return p.internal("kube-controller-manager.crt") }
+func (p *PKI) controllerManagerKey() string  { return p.internal("kube-controller-manager.key") }
+func (p *PKI) etcdCACert() string            { return p.internal("etcd-ca.crt") }
+func (p *PKI) etcdServerCert() string        { return p.internal("etcd-server.crt") }
+func (p *PKI) etcdServerKey() string         { return p.internal("etcd-server.key") }
+func (p *PKI) etcdClientCert() string        { return p.internal("etcd-client.crt") }
+func (p *PKI) etcdClientKey() string         { return p.internal("etcd-client.key") }
+
+// ensurePKI loads the server's PKI, making whatever is missing. The CA is made once and
+// never replaced; certificates are re-issued only when they no longer cover what is asked.
+func ensurePKI(dir string, servingNames []string) (*PKI, error) {
+	p := &PKI{Dir: dir}
+	var err error
+	if p.CA, err = pki.EnsureCA(p.caCert(), p.caKey(), "kubestellar-ca"); err != nil {
+		return nil, fmt.Errorf("server CA: %w", err)
+	}
+	dns, ips := splitNames(servingNames)
+	if _, err := p.CA.EnsureIssued(p.issued(servingCertName), p.private(servingCertName),
+		pki.CertSpec{CommonName: "kubestellar", DNSNames: dns, IPs: ips, Usage: pki.ServerUsage}); err != nil {
+		return nil, fmt.Errorf("serving certificate: %w", err)
+	}
+	if _, err := p.CA.EnsureIssued(p.loopbackServingCert(), p.loopbackServingKey(), pki.CertSpec{
+		CommonName: "kubestellar-space-apiserver", DNSNames: []string{"localhost"},
+		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.ServerUsage,
+	}); err != nil {
+		return nil, fmt.Errorf("space API server serving certificate: %w", err)
+	}
+	if p.Admin, err = p.CA.EnsureIssued(filepath.Join(dir, "clients", "admin.crt"), filepath.Join(dir, "clients", "admin.key"),
+		pki.CertSpec{CommonName: AdminUser, Organization: []string{"system:masters"}, Usage: pki.ClientUsage}); err != nil {
+		return nil, fmt.Errorf("admin client certificate: %w", err)
+	}
+	if _, err := p.CA.EnsureIssued(p.controllerManagerCert(), p.controllerManagerKey(),
+		pki.CertSpec{CommonName: ControllerManagerUser, Usage: pki.ClientUsage}); err != nil {
+		return nil, fmt.Errorf("controller manager client certificate: %w", err)
+	}
+
+	// The front proxy's request-header identity and etcd have CAs of their own, so that no
+	// certificate handed to users can assert identities or reach the storage.
+	frontProxyCA, err := pki.EnsureCA(p.frontProxyCACert(), p.internal("front-proxy-ca.key"), "kubestellar-front-proxy-ca")
+	if err != nil {
+		return nil, fmt.Errorf("front proxy CA: %w", err)
+	}
+	if p.FrontProxy, err = frontProxyCA.EnsureIssued(p.frontProxyClientCert(), p.frontProxyClientKey(),
+		pki.CertSpec{CommonName: FrontProxyUser, Usage: pki.ClientUsage}); err != nil {
+		return nil, fmt.Errorf("front proxy client certificate: %w", err)
+	}
+	etcdCA, err := pki.EnsureCA(p.etcdCACert(), p.internal("etcd-ca.key"), "kubestellar-etcd-ca")
+	if err != nil {
+		return nil, fmt.Errorf("etcd CA: %w", err)
+	}
+	if _, err := etcdCA.EnsureIssued(p.etcdServerCert(), p.etcdServerKey(), pki.CertSpec{
+		CommonName: "kubestellar-etcd", DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.ServerUsage,
+	}); err != nil {
+		return nil, fmt.Errorf("etcd serving certificate: %w", err)
+	}
+	if _, err := etcdCA.EnsureIssued(p.etcdClientCert(), p.etcdClientKey(),
+		pki.CertSpec{CommonName: "kubestellar-etcd-client", Usage: pki.ClientUsage}); err != nil {
+		return nil, fmt.Errorf("etcd client certificate: %w", err)
+	}
+	return p, nil
+}
+
+// internalNames are the names the default serving certificate always covers.
+func internalNames(bindAddress string) []string {
+	names := []string{"localhost", "127.0.0.1", "kubestellar"}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		names = append(names, host)
+	}
+	if ip := net.ParseIP(bindAddress); ip != nil && !ip.IsUnspecified() {
+		names = append(names, ip.String())
+	}
+	return names
+}
+
+func splitNames(names []string) (dns []string, ips []net.IP) {
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			if !slices.ContainsFunc(ips, ip.Equal) {
+				ips = append(ips, ip)
+			}
+		} else if !slices.Contains(dns, n) {
+			dns = append(dns, n)
+		}
+	}
+	return dns, ips
+}
+
+// DomainCreds are the files of a serving certificate for one domain.
+type DomainCreds struct {
+	CAFile, CertFile, KeyFile string
+}
+
+// EnsureDomainCreds makes, or re-uses when present, an easy-rsa style PKI under dir (normally
+// ./pki) holding a CA and a serving certificate whose only subject alternative name is
+// DNS:domain, at issued/kcp-DNS-<domain>.crt and private/kcp-DNS-<domain>.key. Run with dir
+// <root-dir>/pki, it re-uses the space server's own CA, and the running server starts serving
+// the new certificate for that name.
+func EnsureDomainCreds(dir, domain string) (DomainCreds, error) {
+	if domain == "" || net.ParseIP(domain) != nil || strings.ContainsAny(domain, "/:, ") {
+		return DomainCreds{}, fmt.Errorf("%q is not a DNS domain name", domain)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return DomainCreds{}, err
+	}
+	p := &PKI{Dir: abs}
+	name := "kcp-DNS-" + domain
+	creds := DomainCreds{CAFile: p.caCert(), CertFile: p.issued(name), KeyFile: p.private(name)}
+	ca, err := pki.EnsureCA(p.caCert(), p.caKey(), "kubestellar-ca")
+	if err != nil {
+		return creds, fmt.Errorf("CA: %w", err)
+	}
+	spec := pki.CertSpec{CommonName: domain, DNSNames: []string{domain}, Usage: pki.ServerUsage}
+	if _, err := ca.EnsureIssued(creds.CertFile, creds.KeyFile, spec); err != nil {
+		return creds, fmt.Errorf("certificate for %s: %w", domain, err)
+	}
+	return creds, nil
+}

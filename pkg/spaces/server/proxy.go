@@ -1,0 +1,182 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
+	"k8s.io/client-go/transport"
+	"k8s.io/klog/v2"
+
+	"github.com/kubestellar/kubestellar/pkg/spaces"
+)
+
+// router resolves a space path to the state of its API server.
+type router interface {
+	route(path string) (runnerState, bool)
+}
+
+// frontProxy routes /clusters/<path>/... to the API server of the space at path. It
+// authenticates client certificates itself and passes the identity on by request-header
+// authentication; anything else (bearer tokens, anonymous requests) goes through unchanged
+// for the space's API server to judge. Client-supplied X-Remote-* headers never pass.
+type frontProxy struct {
+	router router
+	authn  authenticator.Request
+	ready  func() error
+	// asProxy forwards identities asserted by request headers, presenting the front proxy's
+	// client certificate; direct forwards everything else as it came, without it, so the
+	// space's API server judges tokens and anonymous requests itself.
+	asProxy, direct *httputil.ReverseProxy
+}
+
+type backendKey struct{}
+
+type backend struct {
+	url  *url.URL
+	path string
+}
+
+func newFrontProxy(r router, clientCA *x509.CertPool, frontProxyCert tls.Certificate, backendCA *x509.CertPool, ready func() error) *frontProxy {
+	return &frontProxy{
+		router: r,
+		authn: x509request.New(x509.VerifyOptions{Roots: clientCA, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
+			x509request.CommonNameUserConversion),
+		ready:   ready,
+		asProxy: newReverseProxy(backendCA, []tls.Certificate{frontProxyCert}),
+		direct:  newReverseProxy(backendCA, nil),
+	}
+}
+
+func newReverseProxy(backendCA *x509.CertPool, clientCerts []tls.Certificate) *httputil.ReverseProxy {
+	rt := &http.Transport{
+		TLSClientConfig: &tls.Config{
+			RootCAs:      backendCA,
+			Certificates: clientCerts,
+			MinVersion:   tls.VersionTLS12,
+		},
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			b := pr.In.Context().Value(backendKey{}).(backend)
+			pr.SetURL(b.url)
+			pr.Out.URL.Path = b.path
+			pr.Out.URL.RawPath = ""
+			pr.Out.Host = b.url.Host
+		},
+		Transport: rt,
+		// Flush at once: watches must reach clients as events happen.
+		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				return
+			}
+			klog.FromContext(r.Context()).V(2).Info("Proxying failed", "path", r.URL.Path, "err", err)
+			writeStatus(w, &apierrors.StatusError{ErrStatus: metav1.Status{
+				Status: metav1.StatusFailure, Code: http.StatusBadGateway, Reason: metav1.StatusReasonServiceUnavailable,
+				Message: "the space's API server could not be reached: " + err.Error(),
+			}})
+		},
+	}
+}
+
+func (f *frontProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/livez", "/healthz":
+		_, _ = w.Write([]byte("ok"))
+		return
+	case "/readyz":
+		if err := f.ready(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+		return
+	}
+
+	path, rest, ok := splitClustersPath(r.URL.Path)
+	if !ok {
+		writeStatus(w, apierrors.NewNotFound(schema.GroupResource{}, r.URL.Path+
+			" (this server serves spaces at "+spaces.ClustersPrefix+"<path>/..., for example "+spaces.ClustersPrefix+spaces.RootPath+"/api)"))
+		return
+	}
+	state, found := f.router.route(path)
+	if !found {
+		writeStatus(w, apierrors.NewNotFound(schema.GroupResource{Group: "space.kubestellar.io", Resource: "spaces"}, path))
+		return
+	}
+	if !state.Ready {
+		// Clients such as client-go retry a 503 that says when.
+		w.Header().Set("Retry-After", "1")
+		writeStatus(w, apierrors.NewServiceUnavailable("space "+path+" is not ready: "+state.Message))
+		return
+	}
+	target, err := url.Parse(state.BackendURL)
+	if err != nil {
+		writeStatus(w, apierrors.NewInternalError(err))
+		return
+	}
+
+	out := r.Clone(context.WithValue(r.Context(), backendKey{}, backend{url: target, path: rest}))
+	stripIdentityHeaders(out.Header)
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		resp, ok, err := f.authn.AuthenticateRequest(r)
+		if err != nil || !ok {
+			writeStatus(w, apierrors.NewUnauthorized("the client certificate is not valid for this server"))
+			return
+		}
+		u := resp.User
+		transport.SetAuthProxyHeaders(out, u.GetName(), u.GetUID(), u.GetGroups(), u.GetExtra())
+		f.asProxy.ServeHTTP(w, out)
+		return
+	}
+	f.direct.ServeHTTP(w, out)
+}
+
+// splitClustersPath splits /clusters/<path>/<rest> into the space path and /<rest>.
+func splitClustersPath(p string) (string, string, bool) {
+	after, ok := strings.CutPrefix(p, spaces.ClustersPrefix)
+	if !ok || after == "" {
+		return "", "", false
+	}
+	path, rest, _ := strings.Cut(after, "/")
+	return path, "/" + rest, path != ""
+}
+
+// stripIdentityHeaders removes every header by which a client could claim an identity to a
+// space's API server through request-header authentication.
+func stripIdentityHeaders(h http.Header) {
+	for key := range h {
+		if strings.HasPrefix(http.CanonicalHeaderKey(key), "X-Remote-") {
+			delete(h, key)
+		}
+	}
+}
+
+// writeStatus answers with a Kubernetes Status object, which kubectl and client-go show as
+// the error's message.
+func writeStatus(w http.ResponseWriter, err *apierrors.StatusError) {
+	status := err.ErrStatus
+	status.TypeMeta = metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}
+	status.Status = metav1.StatusFailure
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(int(status.Code))
+	_ = json.NewEncoder(w).Encode(status)
+}

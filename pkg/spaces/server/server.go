@@ -1,0 +1,272 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	spacev1alpha1 "github.com/kubestellar/kubestellar/pkg/apis/space/v1alpha1"
+	"github.com/kubestellar/kubestellar/pkg/crds"
+	"github.com/kubestellar/kubestellar/pkg/kubeconfig"
+	"github.com/kubestellar/kubestellar/pkg/spaces"
+)
+
+// AdminKubeconfig is the name, in the root directory, of the administrator's kubeconfig.
+const AdminKubeconfig = "admin.kubeconfig"
+
+// Run runs the space server until ctx ends, then stops every space.
+func Run(ctx context.Context, o *Options) error {
+	logger := klog.FromContext(ctx)
+	if err := os.MkdirAll(o.RootDir, 0o700); err != nil {
+		return fmt.Errorf("creating --root-dir: %w", err)
+	}
+	p, err := ensurePKI(filepath.Join(o.RootDir, "pki"), append(internalNames(o.BindAddress), o.ExternalHostnames...))
+	if err != nil {
+		return err
+	}
+
+	var st *storage
+	if len(o.EtcdServers) > 0 {
+		st, err = connectExternalEtcd(ctx, o.EtcdServers, o.EtcdCAFile, o.EtcdCertFile, o.EtcdKeyFile)
+	} else {
+		st, err = startEmbeddedEtcd(ctx, filepath.Join(o.RootDir, "etcd"), p)
+	}
+	if err != nil {
+		return err
+	}
+	defer st.stop()
+
+	var notify atomic.Pointer[func(string)]
+	env := &runnerEnv{
+		bin:       binaries{KubeAPIServer: o.KubeAPIServer, KubeControllerManager: o.KubeControllerManager},
+		pki:       p,
+		storage:   st,
+		spaceDir:  func(id string) string { return filepath.Join(o.RootDir, "spaces", id) },
+		verbosity: o.SpaceVerbosity,
+		onChange: func(path string) {
+			if f := notify.Load(); f != nil {
+				(*f)(path)
+			}
+		},
+	}
+	// Spaces outlive ctx only as long as it takes to stop them below.
+	set := newSpaceSet(context.WithoutCancel(ctx), env)
+	defer set.stopAll()
+
+	logger.Info("Starting the root space")
+	set.ensure(spaces.RootPath, spaces.RootID)
+	if err := waitReady(ctx, set, spaces.RootPath, 3*time.Minute); err != nil {
+		return err
+	}
+
+	// The front proxy.
+	certs := &servingCerts{
+		defaultPair: certPair{Cert: p.issued(servingCertName), Key: p.private(servingCertName)},
+		issuedDir:   filepath.Dir(p.issued(servingCertName)),
+		privateDir:  filepath.Dir(p.private(servingCertName)),
+	}
+	for _, s := range o.SNICertKeys {
+		pair, err := parseCertPair(s)
+		if err != nil {
+			return err
+		}
+		certs.sniPairs = append(certs.sniPairs, pair)
+	}
+	if err := certs.load(); err != nil {
+		return err
+	}
+	if err := certs.watch(ctx); err != nil {
+		return err
+	}
+	frontProxyCert, err := tls.X509KeyPair(p.FrontProxy.CertPEM, p.FrontProxy.KeyPEM)
+	if err != nil {
+		return fmt.Errorf("front proxy client certificate: %w", err)
+	}
+	var ready atomic.Bool
+	proxy := newFrontProxy(set, p.CA.Pool(), frontProxyCert, p.CA.Pool(), func() error {
+		if !ready.Load() {
+			return errors.New("the space server is starting")
+		}
+		if state, _ := set.route(spaces.RootPath); !state.Ready {
+			return fmt.Errorf("the root space is not ready: %s", state.Message)
+		}
+		return nil
+	})
+	listener, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))
+	if err != nil {
+		return fmt.Errorf("listening on --bind-address %s --secure-port %d: %w", o.BindAddress, o.SecurePort, err)
+	}
+	srv := &http.Server{
+		Handler: proxy,
+		TLSConfig: &tls.Config{
+			GetCertificate: certs.getCertificate,
+			// Client certificates are verified by the front proxy's authenticator, so that
+			// a request without one can still carry a bearer token.
+			ClientAuth: tls.RequestClientCert,
+			MinVersion: tls.VersionTLS12,
+			NextProtos: []string{"h2", "http/1.1"},
+		},
+		ReadHeaderTimeout: 30 * time.Second,
+		// Failed handshakes (clients that do not trust us yet) are routine: log them quietly.
+		ErrorLog: log.New(klogWriter{logger.V(2)}, "", 0),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.ServeTLS(listener, "", "") }()
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+
+	// Clients of this process go through the front proxy, whose address does not change
+	// when a space's API server restarts.
+	baseURL := "https://" + net.JoinHostPort(urlHost(o.BindAddress), strconv.Itoa(o.SecurePort))
+	adminCreds := kubeconfig.Credentials{CA: p.CA.CertPEM, CertData: p.Admin.CertPEM, KeyData: p.Admin.KeyPEM}
+	rootConfig := &rest.Config{
+		Host:            spaces.URL(baseURL, spaces.RootPath),
+		TLSClientConfig: rest.TLSClientConfig{CAData: p.CA.CertPEM, CertData: p.Admin.CertPEM, KeyData: p.Admin.KeyPEM},
+		QPS:             50, Burst: 100,
+	}
+	spaceCRDs, err := crds.Space()
+	if err != nil {
+		return err
+	}
+	if err := crds.Install(ctx, rootConfig, spaceCRDs, 2*time.Minute); err != nil {
+		return fmt.Errorf("installing the Space API into the root space: %w", err)
+	}
+
+	// Spaces that existed before this start answer "not ready" (not "not found") until their
+	// API servers are up, and say so in their status.
+	if err := resumeSpaces(ctx, rootConfig, set); err != nil {
+		return err
+	}
+
+	scheme := runtime.NewScheme()
+	if err := spacev1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(rootConfig, ctrl.Options{
+		Scheme:                 scheme,
+		Logger:                 logger.WithName("space-controller"),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		return fmt.Errorf("creating the space controller: %w", err)
+	}
+	reconciler := &spaceReconciler{client: mgr.GetClient(), set: set, storage: st, baseURL: baseURL}
+	notifyFn, err := setupSpaceController(mgr, reconciler)
+	if err != nil {
+		return fmt.Errorf("creating the space controller: %w", err)
+	}
+	notify.Store(&notifyFn)
+	mgrErr := make(chan error, 1)
+	mgrCtx, stopMgr := context.WithCancel(ctx)
+	defer stopMgr()
+	go func() { mgrErr <- mgr.Start(mgrCtx) }()
+
+	kubeconfigPath := filepath.Join(o.RootDir, AdminKubeconfig)
+	if err := clientcmd.WriteToFile(*kubeconfig.ForSpaceServer(baseURL, AdminUser, adminCreds), kubeconfigPath); err != nil {
+		return fmt.Errorf("writing %s: %w", kubeconfigPath, err)
+	}
+	ready.Store(true)
+	logger.Info("Space server ready", "url", baseURL, "kubeconfig", kubeconfigPath)
+
+	select {
+	case <-ctx.Done():
+		logger.Info("Stopping the space server")
+		return nil
+	case err := <-serveErr:
+		return fmt.Errorf("serving: %w", err)
+	case err := <-mgrErr:
+		if err == nil {
+			err = errors.New("stopped")
+		}
+		return fmt.Errorf("space controller: %w", err)
+	}
+}
+
+// resumeSpaces starts every space declared before this start and marks it Initializing.
+func resumeSpaces(ctx context.Context, rootConfig *rest.Config, set *spaceSet) error {
+	scheme := runtime.NewScheme()
+	if err := spacev1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	c, err := client.New(rootConfig, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	list := &spacev1alpha1.SpaceList{}
+	if err := c.List(ctx, list); err != nil {
+		return fmt.Errorf("listing spaces: %w", err)
+	}
+	for i := range list.Items {
+		space := &list.Items[i]
+		if space.Status.Cluster == "" || !space.DeletionTimestamp.IsZero() {
+			continue
+		}
+		set.ensure(spaces.ChildPath(space.Name), space.Status.Cluster)
+		if space.Status.Phase == spacev1alpha1.SpacePhaseInitializing {
+			continue
+		}
+		space.Status.Phase = spacev1alpha1.SpacePhaseInitializing
+		meta.SetStatusCondition(&space.Status.Conditions, metav1.Condition{
+			Type: conditionReady, Status: metav1.ConditionFalse, Reason: "Starting",
+			Message: "the space server restarted; starting the space's API server", ObservedGeneration: space.Generation,
+		})
+		if err := c.Status().Update(ctx, space); err != nil {
+			return fmt.Errorf("updating the status of space %s: %w", space.Name, err)
+		}
+	}
+	return nil
+}
+
+// klogWriter turns the standard library's server log into klog lines.
+type klogWriter struct{ logger klog.Logger }
+
+func (w klogWriter) Write(p []byte) (int, error) {
+	w.logger.Info(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// waitReady waits until the space at path serves, or fails with what went wrong.
+func waitReady(ctx context.Context, set *spaceSet, path string, timeout time.Duration) error {
+	var last runnerState
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		last, _ = set.route(path)
+		return last.Ready, nil
+	})
+	if err != nil {
+		return fmt.Errorf("space %s did not become ready within %s: %s", path, timeout, last.Message)
+	}
+	return nil
+}
+
+// urlHost is the host clients on this machine use to reach a server bound to bindAddress.
+func urlHost(bindAddress string) string {
+	if ip := net.ParseIP(bindAddress); ip != nil && !ip.IsUnspecified() && !ip.IsLoopback() {
+		return ip.String()
+	}
+	return "localhost"
+}

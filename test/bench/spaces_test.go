@@ -1,0 +1,111 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubestellar/kubestellar/test/framework"
+)
+
+// BenchmarkSpaceServer measures space creation time, idle memory per space, and request
+// latency through the front proxy against the same request sent straight to the space's
+// kube-apiserver.
+func BenchmarkSpaceServer(b *testing.B) {
+	srv := framework.StartSpaceServer(b)
+	const spaceCount = 7
+
+	// Creation: Space object created → Ready, one at a time.
+	var creation []time.Duration
+	ids := map[string]string{}
+	for i := range spaceCount {
+		name := fmt.Sprintf("bench%d", i)
+		start := time.Now()
+		space := srv.CreateSpace(name)
+		creation = append(creation, time.Since(start))
+		ids[name] = space.Status.Cluster
+	}
+	table(os.Stdout, fmt.Sprintf("Space creation (Space created → Ready, %d spaces, one at a time)", spaceCount),
+		[]string{"p50", "min", "max"},
+		[][]string{{ms(percentile(creation, 50)), ms(percentile(creation, 0)), ms(percentile(creation, 100))}})
+	b.ReportMetric(float64(percentile(creation, 50).Milliseconds()), "ms-create-p50")
+
+	// Idle memory: after the spaces have settled.
+	time.Sleep(20 * time.Second)
+	var rows [][]string
+	var apiTotal, kcmTotal int64
+	for i := range spaceCount {
+		dir := filepath.Join(srv.Options.RootDir, "spaces", ids[fmt.Sprintf("bench%d", i)]) + "/"
+		var api, kcm int64
+		for _, p := range processesMatching(dir) {
+			switch filepath.Base(p.args[0]) {
+			case "kube-apiserver":
+				api = rssKB(p.pid)
+			case "kube-controller-manager":
+				kcm = rssKB(p.pid)
+			}
+		}
+		apiTotal += api
+		kcmTotal += kcm
+		if i < 3 {
+			rows = append(rows, []string{fmt.Sprintf("bench%d", i), mib(api), mib(kcm), mib(api + kcm)})
+		}
+	}
+	rows = append(rows, []string{fmt.Sprintf("mean of %d", spaceCount), mib(apiTotal / spaceCount), mib(kcmTotal / spaceCount), mib((apiTotal + kcmTotal) / spaceCount)})
+	table(os.Stdout, "Idle RSS per space (20 s after the last space became Ready)",
+		[]string{"space", "kube-apiserver", "kube-controller-manager", "total"}, rows)
+	b.ReportMetric(float64(apiTotal+kcmTotal)/spaceCount/1024, "MiB-per-space")
+
+	// Latency: the same GET through the front proxy and straight to the space's API server,
+	// interleaved so that both see the same machine load.
+	cfg := srv.Config("root:bench0")
+	apiserver := processesMatching(filepath.Join(srv.Options.RootDir, "spaces", ids["bench0"])+"/", "--etcd-prefix=")
+	require.Len(b, apiserver, 1, "one kube-apiserver for the space")
+	direct := "https://127.0.0.1:" + flagValue(apiserver[0].args, "secure-port")
+	client := httpClient(b, cfg)
+	viaProxy := cfg.Host + "/api/v1/namespaces/default"
+	straight := direct + "/api/v1/namespaces/default"
+	for range 50 {
+		get(b, client, viaProxy)
+		get(b, client, straight)
+	}
+	const n = 1000
+	var proxied, directs []time.Duration
+	for range n {
+		proxied = append(proxied, get(b, client, viaProxy))
+		directs = append(directs, get(b, client, straight))
+	}
+	ratio := float64(percentile(proxied, 50)) / float64(percentile(directs, 50))
+	table(os.Stdout, fmt.Sprintf("GET namespace (%d requests each, interleaved, HTTP/2, client certificate)", n),
+		[]string{"path", "p50", "p90", "p99"},
+		[][]string{
+			{"through the front proxy", ms(percentile(proxied, 50)), ms(percentile(proxied, 90)), ms(percentile(proxied, 99))},
+			{"straight to kube-apiserver", ms(percentile(directs, 50)), ms(percentile(directs, 90)), ms(percentile(directs, 99))},
+			{"ratio proxy/direct", fmt.Sprintf("%.2f", ratio), fmt.Sprintf("%.2f", float64(percentile(proxied, 90))/float64(percentile(directs, 90))),
+				fmt.Sprintf("%.2f", float64(percentile(proxied, 99))/float64(percentile(directs, 99)))},
+		})
+	b.ReportMetric(ratio, "proxy/direct-p50")
+}
+
+func httpClient(b *testing.B, cfg *rest.Config) *http.Client {
+	tlsConfig, err := rest.TLSConfigFor(cfg)
+	require.NoError(b, err)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true}}
+}
+
+func get(b *testing.B, client *http.Client, url string) time.Duration {
+	start := time.Now()
+	resp, err := client.Get(url)
+	require.NoError(b, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	require.Equal(b, http.StatusOK, resp.StatusCode, url)
+	return time.Since(start)
+}
