@@ -41,4 +41,14 @@ for mod in . hack/tools; do
   fi
 done
 
+# Every Kubernetes staging module must be on the minor of the kube-apiserver that is built.
+kube_minor=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ { split($2, v, "."); print v[2]; exit }' hack/tools/go.mod)
+while read -r path version; do
+  minor=$(echo "$version" | cut -d. -f2)
+  if [ "$minor" != "$kube_minor" ]; then
+    echo "$path is at $version, but the Kubernetes minor is 1.$kube_minor; pin it to v0.$kube_minor.x in go.mod" >&2
+    failed=1
+  fi
+done < <(go list -m -f '{{.Path}} {{.Version}}' all | grep -E '^k8s\.io/(api|apimachinery|client-go|apiextensions-apiserver|apiserver|component-base|cli-runtime|kubectl) ')
+
 exit $failed

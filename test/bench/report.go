@@ -5,10 +5,7 @@ package bench
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -39,52 +36,6 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
 
 func mib(kb int64) string { return fmt.Sprintf("%.0f MiB", float64(kb)/1024) }
-
-// process is a running process found by its command line.
-type process struct {
-	pid  int
-	args []string
-}
-
-// processesMatching lists the processes whose command line contains every one of parts.
-func processesMatching(parts ...string) []process {
-	var out []process
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || len(raw) == 0 {
-			continue
-		}
-		cmdline := string(raw)
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(cmdline, p)
-		}
-		if ok {
-			out = append(out, process{pid: pid, args: strings.Split(strings.TrimRight(cmdline, "\x00"), "\x00")})
-		}
-	}
-	return out
-}
-
-// rssKB is a process's resident set size in KiB.
-func rssKB(pid int) int64 {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
 
 // flagValue returns the value of --name=value among args.
 func flagValue(args []string, name string) string {

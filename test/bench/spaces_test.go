@@ -44,12 +44,12 @@ func BenchmarkSpaceServer(b *testing.B) {
 	for i := range spaceCount {
 		dir := filepath.Join(srv.Options.RootDir, "spaces", ids[fmt.Sprintf("bench%d", i)]) + "/"
 		var api, kcm int64
-		for _, p := range processesMatching(dir) {
-			switch filepath.Base(p.args[0]) {
+		for _, p := range framework.ProcessesMatching(dir) {
+			switch filepath.Base(p.Args[0]) {
 			case "kube-apiserver":
-				api = rssKB(p.pid)
+				api = framework.RSSKiB(p.PID)
 			case "kube-controller-manager":
-				kcm = rssKB(p.pid)
+				kcm = framework.RSSKiB(p.PID)
 			}
 		}
 		apiTotal += api
@@ -66,9 +66,9 @@ func BenchmarkSpaceServer(b *testing.B) {
 	// Latency: the same GET through the front proxy and straight to the space's API server,
 	// interleaved so that both see the same machine load.
 	cfg := srv.Config("root:bench0")
-	apiserver := processesMatching(filepath.Join(srv.Options.RootDir, "spaces", ids["bench0"])+"/", "--etcd-prefix=")
-	require.Len(b, apiserver, 1, "one kube-apiserver for the space")
-	direct := "https://127.0.0.1:" + flagValue(apiserver[0].args, "secure-port")
+	apiserver, ok := srv.SpaceProcess(ids["bench0"], "kube-apiserver")
+	require.True(b, ok, "the space's kube-apiserver runs")
+	direct := "https://127.0.0.1:" + flagValue(apiserver.Args, "secure-port")
 	client := httpClient(b, cfg)
 	viaProxy := cfg.Host + "/api/v1/namespaces/default"
 	straight := direct + "/api/v1/namespaces/default"

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kubestellar/kubestellar/pkg/apis"
 	spacev1alpha1 "github.com/kubestellar/kubestellar/pkg/apis/space/v1alpha1"
+	"github.com/kubestellar/kubestellar/pkg/crds"
 	"github.com/kubestellar/kubestellar/pkg/kubeapiserver"
 	"github.com/kubestellar/kubestellar/pkg/kubeconfig"
 	"github.com/kubestellar/kubestellar/pkg/spaces"
@@ -203,5 +204,16 @@ func (s *SpaceServer) WaitSpaceReady(name string) *spacev1alpha1.Space {
 	if err != nil {
 		s.t.Fatalf("space %s did not become Ready: %v (status %+v)", name, err, space.Status)
 	}
+	return space
+}
+
+// CreateSpaceWithAPI creates the Space name, waits until it is Ready, and installs the
+// KubeStellar edge API into it, as `kubestellar init` does for the core space and workspaces.
+func (s *SpaceServer) CreateSpaceWithAPI(name string) *spacev1alpha1.Space {
+	s.t.Helper()
+	space := s.CreateSpace(name)
+	list, err := crds.Edge()
+	must(s.t, err)
+	must(s.t, crds.Install(s.t.Context(), s.Config(spaces.ChildPath(name)), list, 2*time.Minute))
 	return space
 }

@@ -66,7 +66,12 @@ func logTail(path string, lines int) string {
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", path, err)
 	}
-	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return tail(string(data), lines)
+}
+
+// tail returns the last lines of text.
+func tail(text string, lines int) string {
+	all := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	if len(all) > lines {
 		all = all[len(all)-lines:]
 	}

@@ -95,7 +95,12 @@ func (r *spaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 			Type: conditionReady, Status: metav1.ConditionFalse, Reason: "Starting", Message: "starting the space's API server",
 			ObservedGeneration: space.Generation,
 		})
-		return ctrl.Result{}, r.client.Status().Update(ctx, space)
+		if err := r.client.Status().Update(ctx, space); err != nil {
+			return ctrl.Result{}, err
+		}
+		// From now on the path answers "not ready" rather than "not found".
+		r.set.ensure(path, id)
+		return ctrl.Result{}, nil
 	}
 
 	state := r.set.ensure(path, space.Status.Cluster)

@@ -1,0 +1,119 @@
+// Package controllerhost is what every KubeStellar controller binary shares: its flags (the
+// --root-* and --base-* kubeconfig families, --concurrency, --espw-path,
+// --server-bind-address, --leader-elect), the server for /metrics and /debug/pprof/, leader
+// election, and a multicluster manager that follows the spaces of the space server.
+package controllerhost
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubestellar/kubestellar/pkg/spaces"
+)
+
+// KubeconfigFlags select a client configuration from a kubeconfig, like kubectl's
+// --kubeconfig, --context, --user and --cluster, under a prefix.
+type KubeconfigFlags struct {
+	prefix                             string
+	Kubeconfig, Context, User, Cluster string
+}
+
+// NewKubeconfigFlags returns the flags for prefix ("root", "base") with a default context.
+func NewKubeconfigFlags(prefix, defaultContext string) *KubeconfigFlags {
+	return &KubeconfigFlags{prefix: prefix, Context: defaultContext}
+}
+
+// AddFlags registers --<prefix>-kubeconfig, -context, -user and -cluster.
+func (k *KubeconfigFlags) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&k.Kubeconfig, k.prefix+"-kubeconfig", k.Kubeconfig,
+		"kubeconfig file for the "+k.prefix+" connection (default: $KUBECONFIG, else ~/.kube/config)")
+	fs.StringVar(&k.Context, k.prefix+"-context", k.Context, "kubeconfig context for the "+k.prefix+" connection")
+	fs.StringVar(&k.User, k.prefix+"-user", k.User, "kubeconfig user for the "+k.prefix+" connection (default: the context's)")
+	fs.StringVar(&k.Cluster, k.prefix+"-cluster", k.Cluster, "kubeconfig cluster for the "+k.prefix+" connection (default: the context's)")
+}
+
+// RESTConfig loads the client configuration.
+func (k *KubeconfigFlags) RESTConfig() (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = k.Kubeconfig
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: k.Context}
+	overrides.Context.AuthInfo = k.User
+	overrides.Context.Cluster = k.Cluster
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("--%s-kubeconfig/--%s-context: %w", k.prefix, k.prefix, err)
+	}
+	return cfg, nil
+}
+
+// Options are the flags every KubeStellar controller takes.
+type Options struct {
+	// Name names the controller in logs, metrics and its leader-election lease.
+	Name string
+	// Concurrency is the number of requests reconciled at once.
+	Concurrency int
+	// ESPWPath is the path of the KubeStellar core space.
+	ESPWPath string
+	// ServerBindAddress is where /metrics, /debug/pprof/, /healthz and /readyz are served.
+	ServerBindAddress string
+	// LeaderElect makes replicas elect one leader that does the work.
+	LeaderElect bool
+	// Root addresses the root space; Base the space server's base URL.
+	Root, Base *KubeconfigFlags
+	// QPS and Burst limit requests to each space.
+	QPS   float32
+	Burst int
+}
+
+// NewOptions returns the defaults for the controller name, serving on bindAddress.
+func NewOptions(name, bindAddress string) *Options {
+	return &Options{
+		Name:              name,
+		Concurrency:       4,
+		ESPWPath:          spaces.RootPath + ":espw",
+		ServerBindAddress: bindAddress,
+		Root:              NewKubeconfigFlags("root", "root"),
+		Base:              NewKubeconfigFlags("base", "base"),
+		QPS:               50,
+		Burst:             100,
+	}
+}
+
+// AddFlags registers the options as flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "Number of requests reconciled at once")
+	fs.StringVar(&o.ESPWPath, "espw-path", o.ESPWPath, "Path of the KubeStellar core space, which holds the mailboxes")
+	fs.StringVar(&o.ServerBindAddress, "server-bind-address", o.ServerBindAddress,
+		"Address ([host]:port) serving /metrics, /debug/pprof/, /healthz and /readyz; empty for none")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect,
+		"Elect a leader among replicas (a Lease in namespace kube-system of the root space); only the leader works")
+	fs.Float32Var(&o.QPS, "qps", o.QPS, "Queries per second allowed to each space")
+	fs.IntVar(&o.Burst, "burst", o.Burst, "Burst of queries allowed to each space")
+	o.Root.AddFlags(fs)
+	o.Base.AddFlags(fs)
+}
+
+// Validate checks the options, naming the flag of each problem.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Concurrency < 1 {
+		errs = append(errs, fmt.Errorf("--concurrency %d must be at least 1", o.Concurrency))
+	}
+	if err := spaces.ValidatePath(o.ESPWPath); err != nil {
+		errs = append(errs, fmt.Errorf("--espw-path: %w", err))
+	}
+	if o.ServerBindAddress != "" {
+		if _, port, err := net.SplitHostPort(o.ServerBindAddress); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("--server-bind-address %q must be [host]:port", o.ServerBindAddress))
+		}
+	}
+	if o.QPS <= 0 || o.Burst < 1 {
+		errs = append(errs, errors.New("--qps and --burst must be positive"))
+	}
+	return errors.Join(errs...)
+}

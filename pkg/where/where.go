@@ -1,0 +1,259 @@
+// Package where resolves EdgePlacements to destinations: for every EdgePlacement in every
+// space, the Locations (in any space) that match any of its locationSelectors, then the
+// SyncTargets in each such Location's space that match the Location's instanceSelector. The
+// result goes into the SinglePlacementSlice of the same name, owned by the placement.
+package where
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
+	"github.com/kubestellar/kubestellar/pkg/multicluster"
+)
+
+// ConditionResolved says whether a placement's location selectors could be evaluated.
+const ConditionResolved = "Resolved"
+
+// Reasons of the Resolved condition.
+const (
+	ReasonResolved        = "Resolved"
+	ReasonInvalidSelector = "InvalidSelector"
+)
+
+// Options configure the where-resolver.
+type Options struct {
+	// Concurrency is the number of placements resolved at once.
+	Concurrency int
+}
+
+// Setup adds the where-resolver to mgr.
+func Setup(mgr *multicluster.Manager, opts Options) (*multicluster.Controller, error) {
+	r := &resolver{mgr: mgr}
+	c, err := multicluster.NewController("where-resolver", r, multicluster.ControllerOptions{Concurrency: opts.Concurrency})
+	if err != nil {
+		return nil, err
+	}
+	// Only the spec matters; status updates (our own) are not a reason to resolve again.
+	if err := c.Watch(&edgev2alpha1.EdgePlacement{}, multicluster.Predicates(predicate.GenerationChangedPredicate{})); err != nil {
+		return nil, err
+	}
+	// A slice changed by someone else is put right.
+	if err := c.Watch(&edgev2alpha1.SinglePlacementSlice{}); err != nil {
+		return nil, err
+	}
+	// Any Location or SyncTarget may matter to any placement.
+	for _, obj := range []client.Object{&edgev2alpha1.Location{}, &edgev2alpha1.SyncTarget{}} {
+		if err := c.Watch(obj, multicluster.MapTo(r.allPlacements)); err != nil {
+			return nil, err
+		}
+	}
+	mgr.AddController(c)
+	return c, nil
+}
+
+type resolver struct {
+	mgr *multicluster.Manager
+}
+
+func (r *resolver) allPlacements(ctx context.Context, _ *multicluster.Cluster, _ client.Object) []multicluster.Request {
+	var out []multicluster.Request
+	for _, cl := range r.mgr.Clusters() {
+		if served, err := cl.Serves(&edgev2alpha1.EdgePlacement{}); !served || err != nil {
+			continue
+		}
+		list := &edgev2alpha1.EdgePlacementList{}
+		if err := cl.GetClient().List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+			continue
+		}
+		for _, ep := range list.Items {
+			out = append(out, multicluster.Request{Cluster: cl.Name, NamespacedName: types.NamespacedName{Name: ep.Name}})
+		}
+	}
+	return out
+}
+
+// Reconcile resolves the placement req.Name in the space req.Cluster.
+func (r *resolver) Reconcile(ctx context.Context, req multicluster.Request) (reconcile.Result, error) {
+	wmw, ok := r.mgr.Cluster(req.Cluster)
+	if !ok {
+		return reconcile.Result{}, nil // the space is gone, and its placements with it
+	}
+	logger := klog.FromContext(ctx).WithValues("space", wmw.Path, "placement", req.Name)
+	ep := &edgev2alpha1.EdgePlacement{}
+	if err := wmw.GetClient().Get(ctx, req.NamespacedName, ep); err != nil {
+		// A deleted placement's slice goes with it, by its owner reference.
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ep.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, nil
+	}
+
+	selectors, err := parseSelectors(ep.Spec.LocationSelectors)
+	if err != nil {
+		// The slice keeps what it had: nothing is taken away because of a typo.
+		logger.V(2).Info("Invalid location selector", "err", err)
+		return reconcile.Result{}, r.setStatus(ctx, wmw, ep, ep.Status.MatchingLocationCount, metav1.Condition{
+			Type: ConditionResolved, Status: metav1.ConditionFalse, Reason: ReasonInvalidSelector, Message: err.Error(),
+		})
+	}
+
+	destinations, locationCount, err := r.resolve(ctx, selectors)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := r.writeSlice(ctx, wmw, ep, destinations); err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{}, r.setStatus(ctx, wmw, ep, locationCount, metav1.Condition{
+		Type: ConditionResolved, Status: metav1.ConditionTrue, Reason: ReasonResolved,
+		Message: fmt.Sprintf("%d matching locations, %d destinations", locationCount, len(destinations)),
+	})
+}
+
+// resolve finds the destinations chosen by the selectors, and the number of Locations matched.
+func (r *resolver) resolve(ctx context.Context, selectors []labels.Selector) ([]edgev2alpha1.SinglePlacement, int32, error) {
+	var destinations []edgev2alpha1.SinglePlacement
+	var locationCount int32
+	for _, cl := range r.mgr.Clusters() {
+		// A space that cannot be read yet must not look empty: that would take destinations away.
+		served, err := servesAll(cl, &edgev2alpha1.Location{}, &edgev2alpha1.SyncTarget{})
+		if err != nil {
+			return nil, 0, err
+		}
+		if !served {
+			continue // no inventory in this space
+		}
+		// Read only: the cache's own objects are not copied.
+		locations := &edgev2alpha1.LocationList{}
+		if err := cl.GetClient().List(ctx, locations, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, 0, fmt.Errorf("listing locations in %s: %w", cl.Path, err)
+		}
+		var index *targetIndex
+		for i := range locations.Items {
+			loc := &locations.Items[i]
+			if !matchesAny(selectors, loc.Labels) {
+				continue
+			}
+			locationCount++
+			instances, err := metav1.LabelSelectorAsSelector(loc.Spec.InstanceSelector)
+			if err != nil {
+				continue // a Location with a broken selector names no SyncTargets
+			}
+			if index == nil {
+				targets := &edgev2alpha1.SyncTargetList{}
+				if err := cl.GetClient().List(ctx, targets, client.UnsafeDisableDeepCopy); err != nil {
+					return nil, 0, fmt.Errorf("listing sync targets in %s: %w", cl.Path, err)
+				}
+				index = newTargetIndex(targets.Items)
+			}
+			for _, st := range index.matching(instances) {
+				destinations = append(destinations, edgev2alpha1.SinglePlacement{
+					Cluster: cl.Name, LocationName: loc.Name, SyncTargetName: st.Name, SyncTargetUID: st.UID,
+				})
+			}
+		}
+	}
+	slices.SortFunc(destinations, func(a, b edgev2alpha1.SinglePlacement) int {
+		return strings.Compare(a.Cluster+"/"+a.LocationName+"/"+a.SyncTargetName, b.Cluster+"/"+b.LocationName+"/"+b.SyncTargetName)
+	})
+	return destinations, locationCount, nil
+}
+
+func (r *resolver) writeSlice(ctx context.Context, wmw *multicluster.Cluster, ep *edgev2alpha1.EdgePlacement, destinations []edgev2alpha1.SinglePlacement) error {
+	owner := metav1.OwnerReference{
+		APIVersion: edgev2alpha1.SchemeGroupVersion.String(), Kind: "EdgePlacement",
+		Name: ep.Name, UID: ep.UID, Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+	}
+	slice := &edgev2alpha1.SinglePlacementSlice{}
+	err := wmw.GetClient().Get(ctx, types.NamespacedName{Name: ep.Name}, slice)
+	if apierrors.IsNotFound(err) {
+		slice = &edgev2alpha1.SinglePlacementSlice{
+			ObjectMeta:   metav1.ObjectMeta{Name: ep.Name, OwnerReferences: []metav1.OwnerReference{owner}},
+			Destinations: destinations,
+		}
+		if err := wmw.GetClient().Create(ctx, slice); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating slice %s: %w", ep.Name, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if equality.Semantic.DeepEqual(slice.Destinations, destinations) && slices.ContainsFunc(slice.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == ep.UID }) {
+		return nil
+	}
+	// A merge patch of what is computed here, not an update: no conflicts with a stale cache.
+	before := slice.DeepCopy()
+	slice.Destinations = destinations
+	slice.OwnerReferences = []metav1.OwnerReference{owner}
+	if err := wmw.GetClient().Patch(ctx, slice, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("updating slice %s: %w", ep.Name, err)
+	}
+	return nil
+}
+
+func (r *resolver) setStatus(ctx context.Context, wmw *multicluster.Cluster, ep *edgev2alpha1.EdgePlacement, count int32, cond metav1.Condition) error {
+	status := ep.Status.DeepCopy()
+	status.MatchingLocationCount = count
+	status.ObservedGeneration = ep.Generation
+	cond.ObservedGeneration = ep.Generation
+	meta.SetStatusCondition(&status.Conditions, cond)
+	if equality.Semantic.DeepEqual(status, &ep.Status) {
+		return nil
+	}
+	before := ep.DeepCopy()
+	ep.Status = *status
+	return wmw.GetClient().Status().Patch(ctx, ep, client.MergeFrom(before))
+}
+
+// servesAll reports whether cl serves every one of the kinds.
+func servesAll(cl *multicluster.Cluster, objs ...client.Object) (bool, error) {
+	for _, obj := range objs {
+		served, err := cl.Serves(obj)
+		if err != nil || !served {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// parseSelectors converts the selectors, naming the first invalid one.
+func parseSelectors(in []metav1.LabelSelector) ([]labels.Selector, error) {
+	out := make([]labels.Selector, 0, len(in))
+	var errs []error
+	for i := range in {
+		s, err := metav1.LabelSelectorAsSelector(&in[i])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("spec.locationSelectors[%d]: %w", i, err))
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, errors.Join(errs...)
+}
+
+func matchesAny(selectors []labels.Selector, l map[string]string) bool {
+	set := labels.Set(l)
+	for _, s := range selectors {
+		if s.Matches(set) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,96 @@
+package framework
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+
+	"k8s.io/klog/v2"
+	"k8s.io/klog/v2/textlogger"
+
+	"github.com/kubestellar/kubestellar/pkg/apis"
+	"github.com/kubestellar/kubestellar/pkg/controllerhost"
+	"github.com/kubestellar/kubestellar/pkg/multicluster"
+)
+
+// Controller is a KubeStellar controller running in the test process against a space server,
+// with its log (at -v=2) kept for the test to read.
+type Controller struct {
+	// Options are the controller's options; change them between Stop and Start.
+	Options *controllerhost.Options
+
+	t      testing.TB
+	setup  controllerhost.SetupFunc
+	log    *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// StartController runs a controller named name, whose controllers setup adds, against srv,
+// and stops it when the test ends.
+func StartController(t testing.TB, srv *SpaceServer, name string, setup controllerhost.SetupFunc) *Controller {
+	t.Helper()
+	opts := controllerhost.NewOptions(name, "")
+	opts.Root.Kubeconfig = srv.Kubeconfig
+	opts.Base.Kubeconfig = srv.Kubeconfig
+	opts.QPS, opts.Burst = 200, 400
+	c := &Controller{Options: opts, t: t, setup: setup, log: &syncBuffer{}}
+	t.Cleanup(c.Stop)
+	c.Start()
+	return c
+}
+
+// Start starts the controller (again).
+func (c *Controller) Start() {
+	c.t.Helper()
+	must(c.t, c.Options.Validate())
+	logger := textlogger.NewLogger(textlogger.NewConfig(textlogger.Output(c.log), textlogger.Verbosity(2)))
+	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), logger))
+	c.cancel, c.done = cancel, make(chan error, 1)
+	go func() { c.done <- controllerhost.Run(ctx, c.Options, apis.NewScheme(), c.setup) }()
+}
+
+// Stop stops the controller and waits until it has stopped.
+func (c *Controller) Stop() {
+	if c.cancel == nil {
+		return
+	}
+	c.cancel()
+	if err := <-c.done; err != nil {
+		c.t.Errorf("controller %s: %v", c.Options.Name, err)
+	}
+	c.cancel = nil
+	if c.t.Failed() {
+		c.t.Logf("%s log:\n%s", c.Options.Name, tail(c.log.String(), 60))
+	}
+}
+
+// Log is what the controller has logged so far.
+func (c *Controller) Log() string { return c.log.String() }
+
+// SetupFunc adapts a Setup function of a controller package to controllerhost.SetupFunc.
+func SetupFunc[O any](setup func(*multicluster.Manager, O) (*multicluster.Controller, error), opts O) controllerhost.SetupFunc {
+	return func(_ context.Context, mgr *multicluster.Manager) error {
+		_, err := setup(mgr, opts)
+		return err
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,156 @@
+package controllers
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
+	"github.com/kubestellar/kubestellar/pkg/where"
+	"github.com/kubestellar/kubestellar/test/framework"
+)
+
+func TestWhereResolver(t *testing.T) {
+	srv := framework.StartSpaceServer(t)
+	imw1 := srv.CreateSpaceWithAPI("imw1")
+	imw2 := srv.CreateSpaceWithAPI("imw2")
+	srv.CreateSpaceWithAPI("wmw1")
+	ctx := t.Context()
+	in1, in2, wmw := srv.Client("root:imw1"), srv.Client("root:imw2"), srv.Client("root:wmw1")
+
+	// Inventory, as `kubectl kubestellar ensure location` makes it.
+	location := func(c client.Client, name string, labels map[string]string) *edgev2alpha1.SyncTarget {
+		stLabels := map[string]string{"id": name}
+		for k, v := range labels {
+			stLabels[k] = v
+		}
+		st := &edgev2alpha1.SyncTarget{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: stLabels}}
+		require.NoError(t, c.Create(ctx, st))
+		require.NoError(t, c.Create(ctx, &edgev2alpha1.Location{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+			Spec: edgev2alpha1.LocationSpec{
+				Resource:         edgev2alpha1.GroupVersionResource{Group: "edge.kubestellar.io", Version: "v2alpha1", Resource: "synctargets"},
+				InstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"id": name}},
+			},
+		}))
+		return st
+	}
+	florin := location(in1, "florin", map[string]string{"env": "prod"})
+	guilder := location(in1, "guilder", map[string]string{"env": "prod", "extended": "yes"})
+	ruble := location(in2, "ruble", map[string]string{"env": "test"})
+
+	placement := func(name string, selectors ...metav1.LabelSelector) *edgev2alpha1.EdgePlacement {
+		ep := &edgev2alpha1.EdgePlacement{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: edgev2alpha1.EdgePlacementSpec{LocationSelectors: selectors}}
+		require.NoError(t, wmw.Create(ctx, ep))
+		return ep
+	}
+	dest := func(space string, st *edgev2alpha1.SyncTarget) edgev2alpha1.SinglePlacement {
+		return edgev2alpha1.SinglePlacement{Cluster: space, LocationName: st.Name, SyncTargetName: st.Name, SyncTargetUID: st.UID}
+	}
+	destinations := func(name string) []edgev2alpha1.SinglePlacement {
+		slice := &edgev2alpha1.SinglePlacementSlice{}
+		if err := wmw.Get(ctx, client.ObjectKey{Name: name}, slice); err != nil {
+			return nil
+		}
+		return slice.Destinations
+	}
+	hasDestinations := func(name string, want ...edgev2alpha1.SinglePlacement) func() bool {
+		return func() bool {
+			got := destinations(name)
+			return len(got) == len(want) && !slices.ContainsFunc(want, func(d edgev2alpha1.SinglePlacement) bool { return !slices.Contains(got, d) })
+		}
+	}
+
+	prod := placement("edge-placement-c", metav1.LabelSelector{MatchLabels: map[string]string{"env": "prod"}})
+	extended := placement("edge-placement-s", metav1.LabelSelector{MatchLabels: map[string]string{"extended": "yes"}})
+	anyOf := placement("any-of",
+		metav1.LabelSelector{MatchLabels: map[string]string{"env": "test"}},
+		metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "extended", Operator: metav1.LabelSelectorOpExists}}})
+
+	framework.StartController(t, srv, "kubestellar-where-resolver", framework.SetupFunc(where.Setup, where.Options{Concurrency: 4}))
+
+	t.Run("placements resolve to the SyncTargets of the matching Locations", func(t *testing.T) {
+		eventually(t, time.Minute, "prod has florin and guilder", hasDestinations(prod.Name, dest(imw1.Status.Cluster, florin), dest(imw1.Status.Cluster, guilder)))
+		eventually(t, time.Minute, "extended has guilder", hasDestinations(extended.Name, dest(imw1.Status.Cluster, guilder)))
+		eventually(t, time.Minute, "any-of spans two spaces", hasDestinations(anyOf.Name, dest(imw1.Status.Cluster, guilder), dest(imw2.Status.Cluster, ruble)))
+
+		slice := &edgev2alpha1.SinglePlacementSlice{}
+		require.NoError(t, wmw.Get(ctx, client.ObjectKey{Name: prod.Name}, slice))
+		require.Len(t, slice.OwnerReferences, 1)
+		assert.Equal(t, prod.UID, slice.OwnerReferences[0].UID)
+		assert.True(t, *slice.OwnerReferences[0].Controller)
+
+		ep := &edgev2alpha1.EdgePlacement{}
+		eventually(t, 30*time.Second, "status counts the locations", func() bool {
+			require.NoError(t, wmw.Get(ctx, client.ObjectKeyFromObject(prod), ep))
+			return ep.Status.MatchingLocationCount == 2 && meta.IsStatusConditionTrue(ep.Status.Conditions, where.ConditionResolved)
+		})
+	})
+
+	t.Run("relabelling a Location moves destinations", func(t *testing.T) {
+		loc := &edgev2alpha1.Location{}
+		require.NoError(t, in1.Get(ctx, client.ObjectKey{Name: "guilder"}, loc))
+		delete(loc.Labels, "extended")
+		require.NoError(t, in1.Update(ctx, loc))
+		eventually(t, time.Minute, "extended has no destinations", hasDestinations(extended.Name))
+		eventually(t, time.Minute, "any-of keeps ruble only", hasDestinations(anyOf.Name, dest(imw2.Status.Cluster, ruble)))
+	})
+
+	t.Run("relabelling a SyncTarget moves destinations", func(t *testing.T) {
+		st := &edgev2alpha1.SyncTarget{}
+		require.NoError(t, in1.Get(ctx, client.ObjectKey{Name: "florin"}, st))
+		st.Labels["id"] = "retired"
+		require.NoError(t, in1.Update(ctx, st))
+		eventually(t, time.Minute, "prod loses florin", hasDestinations(prod.Name, dest(imw1.Status.Cluster, guilder)))
+		st.Labels["id"] = "florin"
+		require.NoError(t, in1.Update(ctx, st))
+		eventually(t, time.Minute, "prod gets florin back", hasDestinations(prod.Name, dest(imw1.Status.Cluster, florin), dest(imw1.Status.Cluster, guilder)))
+	})
+
+	t.Run("an invalid selector gives a condition and keeps the slice", func(t *testing.T) {
+		ep := &edgev2alpha1.EdgePlacement{}
+		require.NoError(t, wmw.Get(ctx, client.ObjectKeyFromObject(prod), ep))
+		ep.Spec.LocationSelectors = append(ep.Spec.LocationSelectors, metav1.LabelSelector{
+			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "env", Operator: "Resembles", Values: []string{"prod"}}},
+		})
+		require.NoError(t, wmw.Update(ctx, ep))
+		var cond *metav1.Condition
+		eventually(t, time.Minute, "Resolved is False", func() bool {
+			require.NoError(t, wmw.Get(ctx, client.ObjectKeyFromObject(prod), ep))
+			cond = meta.FindStatusCondition(ep.Status.Conditions, where.ConditionResolved)
+			return cond != nil && cond.Status == metav1.ConditionFalse && cond.ObservedGeneration == ep.Generation
+		})
+		assert.Equal(t, where.ReasonInvalidSelector, cond.Reason)
+		assert.Contains(t, cond.Message, "spec.locationSelectors[1]")
+		assert.Contains(t, cond.Message, `"Resembles" is not a valid label selector operator`)
+		assert.Len(t, destinations(prod.Name), 2, "the slice keeps its destinations")
+
+		ep.Spec.LocationSelectors = ep.Spec.LocationSelectors[:1]
+		require.NoError(t, wmw.Update(ctx, ep))
+		eventually(t, time.Minute, "Resolved is True again", func() bool {
+			require.NoError(t, wmw.Get(ctx, client.ObjectKeyFromObject(prod), ep))
+			return meta.IsStatusConditionTrue(ep.Status.Conditions, where.ConditionResolved)
+		})
+	})
+
+	t.Run("a new Location in a new space is found", func(t *testing.T) {
+		imw3 := srv.CreateSpaceWithAPI("imw3")
+		peso := location(srv.Client("root:imw3"), "peso", map[string]string{"env": "prod"})
+		eventually(t, time.Minute, "prod gets peso", hasDestinations(prod.Name,
+			dest(imw1.Status.Cluster, florin), dest(imw1.Status.Cluster, guilder), dest(imw3.Status.Cluster, peso)))
+	})
+
+	t.Run("deleting the placement deletes its slice", func(t *testing.T) {
+		require.NoError(t, wmw.Delete(ctx, extended))
+		eventually(t, time.Minute, "the slice is gone", func() bool {
+			err := wmw.Get(ctx, client.ObjectKey{Name: extended.Name}, &edgev2alpha1.SinglePlacementSlice{})
+			return client.IgnoreNotFound(err) == nil && err != nil
+		})
+	})
+}
