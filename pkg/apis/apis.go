@@ -2,6 +2,7 @@
 package apis
 
 import (
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -16,10 +17,12 @@ func AddToScheme(s *runtime.Scheme) error {
 	return builder.AddToScheme(s)
 }
 
-// NewScheme returns a scheme with the built-in Kubernetes types and KubeStellar's.
+// NewScheme returns a scheme with the built-in Kubernetes types (CRDs included) and
+// KubeStellar's.
 func NewScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(apiextensionsv1.AddToScheme(s))
 	utilruntime.Must(AddToScheme(s))
 	return s
 }

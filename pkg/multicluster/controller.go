@@ -9,6 +9,7 @@ import (
 	"github.com/go-logr/logr"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -101,6 +102,21 @@ type watch struct {
 	filter    func(client.Object) bool
 	preds     []predicate.TypedPredicate[client.Object]
 	indexes   map[string]client.IndexerFunc
+	// dynamic marks a watch started at run time in one cluster by WatchKind.
+	dynamic bool
+}
+
+func newWatch(obj client.Object, opts []WatchOption) *watch {
+	w := &watch{obj: obj}
+	for _, o := range opts {
+		o(w)
+	}
+	if w.mapFn == nil {
+		w.mapFn = func(_ context.Context, cl *Cluster, o client.Object) []Request {
+			return []Request{{Cluster: cl.Name, NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}}}
+		}
+	}
+	return w
 }
 
 // WatchOption changes a watch.
@@ -260,15 +276,7 @@ func (c *Controller) logFor(req *Request) logr.Logger {
 // Watch makes the controller watch objects of obj's kind in every cluster (or those allowed
 // by InClusters). Call it before adding the controller to a Manager.
 func (c *Controller) Watch(obj client.Object, opts ...WatchOption) error {
-	w := &watch{obj: obj}
-	for _, o := range opts {
-		o(w)
-	}
-	if w.mapFn == nil {
-		w.mapFn = func(_ context.Context, cl *Cluster, o client.Object) []Request {
-			return []Request{{Cluster: cl.Name, NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}}}
-		}
-	}
+	w := newWatch(obj, opts)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.mgr != nil {
@@ -419,6 +427,58 @@ func (c *Controller) watchCRDsLocked(ctx context.Context, cl *Cluster) {
 	}()
 }
 
+// WatchKind starts, now, a watch of obj's kind in cluster cl alone (a kind chosen at run
+// time, such as a workload's); obj may be an *unstructured.Unstructured with its GVK set.
+// Watching a kind that is already watched there does nothing.
+func (c *Controller) WatchKind(cl *Cluster, obj client.Object, opts ...WatchOption) error {
+	<-c.started
+	gvk, err := apiutil.GVKForObject(obj, cl.GetScheme())
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.engaged[cl.Name] == nil {
+		c.mu.Unlock()
+		return fmt.Errorf("cluster %s is not engaged", cl.Path)
+	}
+	for w := range c.engaged[cl.Name] {
+		if w.gvk == gvk && w.dynamic {
+			c.mu.Unlock()
+			return nil
+		}
+	}
+	c.mu.Unlock()
+	w := newWatch(obj, opts)
+	w.dynamic = true
+	src, err := c.startWatch(cl, w)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.engaged[cl.Name] != nil {
+		c.engaged[cl.Name][w] = true
+		c.sources[cl.Name] = append(c.sources[cl.Name], src)
+	}
+	return nil
+}
+
+// UnwatchKind stops a watch started by WatchKind and drops its informer.
+func (c *Controller) UnwatchKind(ctx context.Context, cl *Cluster, obj client.Object) error {
+	gvk, err := apiutil.GVKForObject(obj, cl.GetScheme())
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	for w := range c.engaged[cl.Name] {
+		if w.gvk == gvk && w.dynamic {
+			delete(c.engaged[cl.Name], w)
+		}
+	}
+	c.mu.Unlock()
+	return cl.GetCache().RemoveInformer(ctx, obj)
+}
+
 // disengage replays every object watched in cl as deleted, then forgets cl.
 func (c *Controller) disengage(cl *Cluster) {
 	c.mu.Lock()
@@ -469,7 +529,13 @@ func crdEstablished(crd *apiextensionsv1.CustomResourceDefinition) bool {
 
 // listFor returns an empty list object for the kind.
 func listFor(cl *Cluster, gvk schema.GroupVersionKind) (client.ObjectList, error) {
-	obj, err := cl.GetScheme().New(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	listGVK := gvk.GroupVersion().WithKind(gvk.Kind + "List")
+	if !cl.GetScheme().Recognizes(listGVK) {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(listGVK)
+		return list, nil
+	}
+	obj, err := cl.GetScheme().New(listGVK)
 	if err != nil {
 		return nil, err
 	}

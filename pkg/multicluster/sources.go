@@ -148,3 +148,32 @@ func (s *SpaceSource) Start(ctx context.Context, clusters ClusterSet) error {
 
 // HasSynced implements Source.
 func (s *SpaceSource) HasSynced() bool { return s.synced.Load() }
+
+// ConfigSource adds clusters given directly by client configuration, named as given.
+type ConfigSource struct {
+	// Clusters are the clusters to add.
+	Clusters []ConfigCluster
+
+	synced atomic.Bool
+}
+
+// ConfigCluster is one cluster of a ConfigSource.
+type ConfigCluster struct {
+	Name   string
+	Config *rest.Config
+}
+
+// Start implements Source.
+func (s *ConfigSource) Start(ctx context.Context, clusters ClusterSet) error {
+	for _, c := range s.Clusters {
+		if err := clusters.AddCluster(c.Name, c.Name, c.Config); err != nil {
+			return err
+		}
+	}
+	s.synced.Store(true)
+	<-ctx.Done()
+	return nil
+}
+
+// HasSynced implements Source.
+func (s *ConfigSource) HasSynced() bool { return s.synced.Load() }

@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
@@ -208,18 +210,47 @@ func (r *resolver) writeSlice(ctx context.Context, wmw *multicluster.Cluster, ep
 	return nil
 }
 
+// FieldManager owns, by server-side apply, what the where-resolver writes.
+const FieldManager = "kubestellar-where-resolver"
+
+// setStatus applies the where-resolver's part of the placement's status (the translator owns
+// other conditions there, so nothing else is touched).
 func (r *resolver) setStatus(ctx context.Context, wmw *multicluster.Cluster, ep *edgev2alpha1.EdgePlacement, count int32, cond metav1.Condition) error {
-	status := ep.Status.DeepCopy()
-	status.MatchingLocationCount = count
-	status.ObservedGeneration = ep.Generation
 	cond.ObservedGeneration = ep.Generation
-	meta.SetStatusCondition(&status.Conditions, cond)
-	if equality.Semantic.DeepEqual(status, &ep.Status) {
+	if old := meta.FindStatusCondition(ep.Status.Conditions, cond.Type); old != nil &&
+		old.Status == cond.Status && old.Reason == cond.Reason && old.Message == cond.Message && old.ObservedGeneration == cond.ObservedGeneration &&
+		ep.Status.MatchingLocationCount == count && ep.Status.ObservedGeneration == ep.Generation {
 		return nil
 	}
-	before := ep.DeepCopy()
-	ep.Status = *status
-	return wmw.GetClient().Status().Patch(ctx, ep, client.MergeFrom(before))
+	return ApplyPlacementStatus(ctx, wmw.GetClient(), ep, FieldManager, map[string]any{
+		"matchingLocationCount": int64(count),
+		"observedGeneration":    ep.Generation,
+	}, cond)
+}
+
+// ApplyPlacementStatus applies, as fieldManager, the given status fields and one condition
+// of a placement, leaving every other field and condition to its owner.
+func ApplyPlacementStatus(ctx context.Context, c client.Client, ep *edgev2alpha1.EdgePlacement, fieldManager string, fields map[string]any, cond metav1.Condition) error {
+	if old := meta.FindStatusCondition(ep.Status.Conditions, cond.Type); old != nil && old.Status == cond.Status {
+		cond.LastTransitionTime = old.LastTransitionTime
+	} else {
+		cond.LastTransitionTime = metav1.Now()
+	}
+	status := map[string]any{"conditions": []any{map[string]any{
+		"type": cond.Type, "status": string(cond.Status), "reason": cond.Reason, "message": cond.Message,
+		"observedGeneration": cond.ObservedGeneration, "lastTransitionTime": cond.LastTransitionTime.UTC().Format(time.RFC3339),
+	}}}
+	for k, v := range fields {
+		status[k] = v
+	}
+	apply := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": edgev2alpha1.SchemeGroupVersion.String(), "kind": "EdgePlacement",
+		"metadata": map[string]any{"name": ep.Name}, "status": status,
+	}}
+	if err := c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(apply), client.FieldOwner(fieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("updating the status of placement %s: %w", ep.Name, err)
+	}
+	return nil
 }
 
 // servesAll reports whether cl serves every one of the kinds.

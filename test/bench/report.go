@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"k8s.io/apimachinery/pkg/fields"
 )
 
 // table prints rows under a title, aligned.
@@ -46,3 +48,6 @@ func flagValue(args []string, name string) string {
 	}
 	return ""
 }
+
+// nilSelector selects everything.
+func nilSelector() fields.Selector { return fields.Everything() }

@@ -70,7 +70,7 @@ func (c *Controller) Stop() {
 func (c *Controller) Log() string { return c.log.String() }
 
 // SetupFunc adapts a Setup function of a controller package to controllerhost.SetupFunc.
-func SetupFunc[O any](setup func(*multicluster.Manager, O) (*multicluster.Controller, error), opts O) controllerhost.SetupFunc {
+func SetupFunc[O, R any](setup func(*multicluster.Manager, O) (R, error), opts O) controllerhost.SetupFunc {
 	return func(_ context.Context, mgr *multicluster.Manager) error {
 		_, err := setup(mgr, opts)
 		return err

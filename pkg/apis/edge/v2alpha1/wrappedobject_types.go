@@ -38,8 +38,10 @@ type WrappedObjectSpec struct {
 	// +kubebuilder:pruning:PreserveUnknownFields
 	Object runtime.RawExtension `json:"object"`
 
-	// Destination is the SyncTarget the object is for.
-	Destination SinglePlacement `json:"destination"`
+	// Destination is the SyncTarget the object is for; absent on an object upsynced from a
+	// workload execution cluster.
+	// +optional
+	Destination *SinglePlacement `json:"destination,omitempty"`
 }
 
 // WrappedObjectStatus is a syncer's report on one object.

@@ -1,0 +1,185 @@
+package placement
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/jsonpath"
+
+	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
+)
+
+// Params looks up the value of a %(key) parameter for a destination.
+type Params func(key string) (string, bool)
+
+// Customize applies the replacements to obj in place, expanding %(key) parameters in their
+// string values when expand is set. An unknown parameter, a path that is not a plain
+// JSONPath (fields and indices only) or a path into nothing is an error naming it.
+func Customize(obj *unstructured.Unstructured, replacements []edgev2alpha1.Replacement, expand bool, params Params) error {
+	doc, err := json.Marshal(obj.Object)
+	if err != nil {
+		return err
+	}
+	for i, r := range replacements {
+		pointer, err := jsonPointer(r.Path)
+		if err != nil {
+			return fmt.Errorf("replacements[%d].path %q: %w", i, r.Path, err)
+		}
+		value := r.Value.Raw
+		if expand {
+			if value, err = expandJSON(value, params); err != nil {
+				return fmt.Errorf("replacements[%d].value: %w", i, err)
+			}
+		}
+		// Replace what is there; add what is not (a new field; for a list, only at its end).
+		next, err := applyOp(doc, "replace", pointer, value)
+		if err != nil {
+			next, err = applyOp(doc, "add", pointer, value)
+		}
+		if err != nil {
+			return fmt.Errorf("replacements[%d].path %q: %w", i, r.Path, err)
+		}
+		doc = next
+	}
+	if expand {
+		// Parameters in the object's own strings are expanded too.
+		if doc, err = expandJSON(doc, params); err != nil {
+			return err
+		}
+	}
+	out := map[string]any{}
+	if err := json.Unmarshal(doc, &out); err != nil {
+		return err
+	}
+	obj.Object = out
+	return nil
+}
+
+func applyOp(doc []byte, op, pointer string, value []byte) ([]byte, error) {
+	patch, err := json.Marshal([]map[string]any{{"op": op, "path": pointer, "value": json.RawMessage(value)}})
+	if err != nil {
+		return nil, err
+	}
+	decoded, err := jsonpatch.DecodePatch(patch)
+	if err != nil {
+		return nil, err
+	}
+	return decoded.Apply(doc)
+}
+
+// jsonPointer turns a JSONPath of fields and indices ($.a.b[0]['c.d']) into a JSON pointer.
+func jsonPointer(path string) (string, error) {
+	parser, err := jsonpath.Parse("path", "{"+path+"}")
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	for _, list := range parser.Root.Nodes {
+		l, ok := list.(*jsonpath.ListNode)
+		if !ok {
+			return "", fmt.Errorf("unsupported expression")
+		}
+		for _, n := range l.Nodes {
+			switch node := n.(type) {
+			case *jsonpath.FieldNode:
+				if node.Value == "" || node.Value == "$" {
+					continue
+				}
+				parts = append(parts, node.Value)
+			case *jsonpath.ArrayNode:
+				// The parser reads [i] as the slice [i:i+1].
+				p := node.Params
+				if !p[0].Known || p[0].Value < 0 || !p[1].Known || p[1].Value != p[0].Value+1 || p[2].Known {
+					return "", fmt.Errorf("only single non-negative indices such as [0] are supported")
+				}
+				parts = append(parts, strconv.Itoa(p[0].Value))
+			default:
+				return "", fmt.Errorf("only fields and indices are supported, not %s", n)
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return "", fmt.Errorf("the path names nothing inside the object")
+	}
+	escaper := strings.NewReplacer("~", "~0", "/", "~1")
+	for i := range parts {
+		parts[i] = escaper.Replace(parts[i])
+	}
+	return "/" + strings.Join(parts, "/"), nil
+}
+
+// expandJSON expands %(key) in every string of a JSON document; %% stands for %.
+func expandJSON(doc []byte, params Params) ([]byte, error) {
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return nil, err
+	}
+	v, err := expandValue(v, params)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+func expandValue(v any, params Params) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return ExpandString(x, params)
+	case []any:
+		for i := range x {
+			e, err := expandValue(x[i], params)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = e
+		}
+	case map[string]any:
+		for k := range x {
+			e, err := expandValue(x[k], params)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = e
+		}
+	}
+	return v, nil
+}
+
+// ExpandString expands %(key) parameters in s; %% stands for %, and a % followed by anything
+// else is left as it is.
+func ExpandString(s string, params Params) (string, error) {
+	if !strings.Contains(s, "%") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '%':
+			b.WriteByte('%')
+			i++
+		case '(':
+			end := strings.IndexByte(s[i+2:], ')')
+			if end < 0 {
+				return "", fmt.Errorf("unterminated parameter in %q", s)
+			}
+			key := s[i+2 : i+2+end]
+			value, ok := params(key)
+			if !ok {
+				return "", fmt.Errorf("parameter %%(%s) is neither a label nor an annotation of the destination Location", key)
+			}
+			b.WriteString(value)
+			i += 2 + end
+		default:
+			b.WriteByte('%')
+		}
+	}
+	return b.String(), nil
+}

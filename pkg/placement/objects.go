@@ -1,0 +1,319 @@
+package placement
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/kubestellar/kubestellar/pkg/wrapper"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
+	"github.com/kubestellar/kubestellar/pkg/mailbox"
+	"github.com/kubestellar/kubestellar/pkg/multicluster"
+)
+
+// writeConcurrency bounds the wrapper writes one reconcile makes at once (an object may go to
+// hundreds of mailboxes).
+const writeConcurrency = 8
+
+// selection is what the placements of a space make of one object.
+type selection struct {
+	// wrappers are the desired wrappers, by mailbox.
+	wrappers map[string]*edgev2alpha1.WrappedObject
+	// kept are mailboxes whose wrapper must stay as it is (its update failed to customize).
+	kept map[string]bool
+	// singleton is whether a selecting placement wants singleton reported state.
+	singleton bool
+	// problems are, per placement, what went wrong.
+	problems map[string]string
+	// placements are the names of the selecting placements.
+	placements []string
+}
+
+// reconcileObject makes the wrappers of one workload object match what the placements ask,
+// then brings its reported state back.
+func (t *Translator) reconcileObject(ctx context.Context, req multicluster.Request) (reconcile.Result, error) {
+	ref, ok := wrapper.RefFromRequest(req)
+	if !ok {
+		return reconcile.Result{}, nil
+	}
+	espw, ok := t.mgr.ClusterByPath(t.espwPath)
+	if !ok {
+		return reconcile.Result{}, fmt.Errorf("the core space %s does not exist yet", t.espwPath)
+	}
+
+	var obj *unstructured.Unstructured
+	sel := &selection{wrappers: map[string]*edgev2alpha1.WrappedObject{}, kept: map[string]bool{}, problems: map[string]string{}}
+	space, known := t.mgr.Cluster(ref.Space)
+	if known {
+		served, err := space.Serves(&edgev2alpha1.EdgePlacement{})
+		if err != nil {
+			return reconcile.Result{}, err // cannot tell yet; nothing is taken away meanwhile
+		}
+		if served && !t.watchesReady(space.Name) {
+			// Until the space's workload kinds are watched, what is selected (and so what a
+			// namespace carries) cannot be told: find out first.
+			if err := t.syncWatches(ctx, space); err != nil {
+				return reconcile.Result{}, err
+			}
+		}
+		if served {
+			if obj, err = t.getObject(ctx, space, ref); err != nil {
+				return reconcile.Result{}, err
+			}
+			if obj != nil {
+				if sel, err = t.selectObject(ctx, space, ref, obj); err != nil {
+					return reconcile.Result{}, err
+				}
+			}
+		}
+	}
+
+	existing := &edgev2alpha1.WrappedObjectList{}
+	if err := espw.GetClient().List(ctx, existing, client.MatchingFields{indexSource: ref.String()}); err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := t.writeWrappers(ctx, espw, sel, existing.Items); err != nil {
+		return reconcile.Result{}, err
+	}
+
+	if t.setProblems(ref, sel.problems) {
+		for _, p := range sel.placements {
+			t.placements.Enqueue(multicluster.Request{Cluster: ref.Space, NamespacedName: types.NamespacedName{Name: p}})
+		}
+	}
+	if obj != nil {
+		if err := t.reportState(ctx, space, ref, obj, sel, existing.Items); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	// Whether this object is selected decides whether its namespace travels.
+	if ref.Namespace != "" && known {
+		t.objects.Enqueue(wrapper.ObjectRef{Space: ref.Space, GroupResource: namespacesGR, Name: ref.Namespace}.Request())
+	}
+	return reconcile.Result{}, nil
+}
+
+// getObject reads a workload object from the space's cache, or nil when it is gone or its
+// kind is not watched (no placement selects that kind).
+func (t *Translator) getObject(ctx context.Context, space *multicluster.Cluster, ref wrapper.ObjectRef) (*unstructured.Unstructured, error) {
+	k, ok := t.watchedKind(ref.Space, ref.GroupResource)
+	if !ok {
+		return nil, nil
+	}
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(k.gvk)
+	if err := space.GetClient().Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if !obj.GetDeletionTimestamp().IsZero() || ExcludedObject(ref.GroupResource, obj) {
+		return nil, nil
+	}
+	return obj, nil
+}
+
+// selectObject works out which placements select obj and what each destination gets.
+func (t *Translator) selectObject(ctx context.Context, space *multicluster.Cluster, ref wrapper.ObjectRef, obj *unstructured.Unstructured) (*selection, error) {
+	sel := &selection{wrappers: map[string]*edgev2alpha1.WrappedObject{}, kept: map[string]bool{}, problems: map[string]string{}}
+	placements := &edgev2alpha1.EdgePlacementList{}
+	if err := space.GetClient().List(ctx, placements); err != nil {
+		return nil, err
+	}
+	sort.Slice(placements.Items, func(i, j int) bool { return placements.Items[i].Name < placements.Items[j].Name })
+	candidate, err := t.candidate(ctx, space, ref, obj)
+	if err != nil {
+		return nil, err
+	}
+	stripped := wrapper.Strip(obj)
+	for i := range placements.Items {
+		ep := &placements.Items[i]
+		if !ep.DeletionTimestamp.IsZero() {
+			continue
+		}
+		selected := Selects(ep.Spec.Downsync, candidate)
+		if !selected && ref.GroupResource == namespacesGR {
+			// A namespace travels with the objects in it.
+			if selected, err = t.selectsSomethingIn(ctx, space, ep, obj.GetName(), obj.GetLabels()); err != nil {
+				return nil, err
+			}
+		}
+		if !selected {
+			continue
+		}
+		sel.placements = append(sel.placements, ep.Name)
+		sel.singleton = sel.singleton || ep.Spec.WantSingletonReportedState
+		slice := &edgev2alpha1.SinglePlacementSlice{}
+		if err := space.GetClient().Get(ctx, types.NamespacedName{Name: ep.Name}, slice); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue // not resolved yet
+			}
+			return nil, err
+		}
+		for _, dest := range slice.Destinations {
+			box := mailbox.Name(dest.Cluster, dest.SyncTargetUID)
+			if _, done := sel.wrappers[box]; done || sel.kept[box] {
+				continue
+			}
+			customized, err := t.customize(ctx, space, stripped, dest)
+			if err != nil {
+				sel.problems[ep.Name] = fmt.Sprintf("%s %s for %s: %v", obj.GetKind(), objectName(obj), dest.SyncTargetName, err)
+				sel.kept[box] = true
+				continue
+			}
+			w, err := wrapper.New(ref, customized, box, dest)
+			if err != nil {
+				return nil, err
+			}
+			sel.wrappers[box] = w
+		}
+	}
+	return sel, nil
+}
+
+// candidate is obj with what the downsync tests look at.
+func (t *Translator) candidate(ctx context.Context, space *multicluster.Cluster, ref wrapper.ObjectRef, obj *unstructured.Unstructured) (Candidate, error) {
+	c := Candidate{GR: ref.GroupResource, Object: obj, Namespaced: ref.Namespace != ""}
+	switch {
+	case ref.GroupResource == namespacesGR:
+		c.NamespaceLabels = obj.GetLabels()
+	case ref.Namespace != "":
+		ns := &corev1.Namespace{}
+		if err := space.GetClient().Get(ctx, types.NamespacedName{Name: ref.Namespace}, ns); client.IgnoreNotFound(err) != nil {
+			return c, err
+		}
+		c.NamespaceLabels = ns.Labels
+	}
+	return c, nil
+}
+
+// selectsSomethingIn reports whether ep selects any watched object in namespace ns.
+func (t *Translator) selectsSomethingIn(ctx context.Context, space *multicluster.Cluster, ep *edgev2alpha1.EdgePlacement, ns string, nsLabels map[string]string) (bool, error) {
+	for gr, k := range t.watchedKinds(space.Name) {
+		if !k.namespaced || !TestsCouldSelect(ep.Spec.Downsync, gr) {
+			continue
+		}
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List"))
+		if err := space.GetClient().List(ctx, list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
+			return false, err
+		}
+		for i := range list.Items {
+			o := &list.Items[i]
+			if !ExcludedObject(gr, o) && Selects(ep.Spec.Downsync, Candidate{GR: gr, Namespaced: true, Object: o, NamespaceLabels: nsLabels}) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// writeWrappers creates, updates and deletes wrappers so that existing becomes sel.wrappers.
+func (t *Translator) writeWrappers(ctx context.Context, espw *multicluster.Cluster, sel *selection, existing []edgev2alpha1.WrappedObject) error {
+	c := espw.GetClient()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(writeConcurrency)
+	seen := map[string]bool{}
+	for i := range existing {
+		old := &existing[i]
+		seen[old.Namespace] = true
+		want, wanted := sel.wrappers[old.Namespace]
+		switch {
+		case sel.kept[old.Namespace]:
+		case !wanted:
+			g.Go(func() error { return client.IgnoreNotFound(c.Delete(gctx, old)) })
+		case !sameWrapper(old, want):
+			g.Go(func() error {
+				updated := old.DeepCopy()
+				updated.Labels, updated.Annotations, updated.Spec = want.Labels, want.Annotations, want.Spec
+				return c.Update(gctx, updated)
+			})
+		}
+	}
+	for box, want := range sel.wrappers {
+		if seen[box] {
+			continue
+		}
+		g.Go(func() error {
+			if err := c.Create(gctx, want.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("creating wrapper %s/%s: %w", box, want.Name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func sameWrapper(a, b *edgev2alpha1.WrappedObject) bool {
+	if a.Name != b.Name || !equality.Semantic.DeepEqual(a.Spec.Destination, b.Spec.Destination) ||
+		!equality.Semantic.DeepEqual(a.Labels, b.Labels) || !equality.Semantic.DeepEqual(a.Annotations, b.Annotations) {
+		return false
+	}
+	objA, errA := wrapper.Unwrap(a)
+	objB, errB := wrapper.Unwrap(b)
+	return errA == nil && errB == nil && equality.Semantic.DeepEqual(objA.Object, objB.Object)
+}
+
+// reportState keeps the executing-count annotation and, for a singleton, the status.
+func (t *Translator) reportState(ctx context.Context, space *multicluster.Cluster, ref wrapper.ObjectRef, obj *unstructured.Unstructured, sel *selection, existing []edgev2alpha1.WrappedObject) error {
+	count := len(sel.wrappers) + len(sel.kept)
+	c := space.GetClient()
+	annotations := obj.GetAnnotations()
+	current, has := annotations[wrapper.AnnotationExecutingCount]
+	if (has || count > 0) && current != executingCount(count) {
+		patch := &unstructured.Unstructured{}
+		patch.SetGroupVersionKind(obj.GroupVersionKind())
+		patch.SetNamespace(obj.GetNamespace())
+		patch.SetName(obj.GetName())
+		patch.SetAnnotations(map[string]string{wrapper.AnnotationExecutingCount: executingCount(count)})
+		if err := c.Patch(ctx, patch, client.Merge); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+	}
+	if !sel.singleton || len(sel.wrappers) != 1 {
+		return nil
+	}
+	var reported *edgev2alpha1.ReportedState
+	for box, want := range sel.wrappers {
+		for i := range existing {
+			if existing[i].Namespace == box && existing[i].Name == want.Name {
+				reported = existing[i].Status.ReportedState
+			}
+		}
+	}
+	if reported == nil || reported.Status == nil || len(reported.Status.Raw) == 0 {
+		return nil
+	}
+	status := map[string]any{}
+	if err := jsonUnmarshal(reported.Status.Raw, &status); err != nil {
+		return fmt.Errorf("reported status of %s: %w", ref, err)
+	}
+	if current, _, _ := unstructured.NestedMap(obj.Object, "status"); equality.Semantic.DeepEqual(current, status) {
+		return nil
+	}
+	updated := obj.DeepCopy()
+	updated.Object["status"] = status
+	err := c.Status().Update(ctx, updated)
+	if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
+		return nil // gone, or a kind without a status
+	}
+	return err
+}
+
+func objectName(obj *unstructured.Unstructured) string {
+	if obj.GetNamespace() == "" {
+		return obj.GetName()
+	}
+	return obj.GetNamespace() + "/" + obj.GetName()
+}

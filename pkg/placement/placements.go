@@ -1,0 +1,179 @@
+package placement
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/kubestellar/kubestellar/pkg/wrapper"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
+	"github.com/kubestellar/kubestellar/pkg/multicluster"
+	"github.com/kubestellar/kubestellar/pkg/where"
+)
+
+// ConditionDelivered says whether every object a placement selects reached every destination.
+const ConditionDelivered = "Delivered"
+
+// reconcilePlacement keeps the space's workload watches in line with its placements, has every
+// object the space's placements touch looked at again, and reports on the placement.
+func (t *Translator) reconcilePlacement(ctx context.Context, req multicluster.Request) (reconcile.Result, error) {
+	space, ok := t.mgr.Cluster(req.Cluster)
+	if !ok {
+		return reconcile.Result{}, nil
+	}
+	served, err := space.Serves(&edgev2alpha1.EdgePlacement{})
+	if err != nil || !served {
+		return reconcile.Result{}, err
+	}
+	if err := t.syncWatches(ctx, space); err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := t.enqueueSpaceObjects(ctx, space); err != nil {
+		return reconcile.Result{}, err
+	}
+
+	ep := &edgev2alpha1.EdgePlacement{}
+	if err := space.GetClient().Get(ctx, req.NamespacedName, ep); err != nil || !ep.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	cond := metav1.Condition{Type: ConditionDelivered, Status: metav1.ConditionTrue, Reason: "Delivered",
+		Message: "every selected object is in the mailboxes of its destinations", ObservedGeneration: ep.Generation}
+	if problems := t.problemsOf(space.Name, ep.Name); len(problems) > 0 {
+		cond.Status, cond.Reason = metav1.ConditionFalse, "CustomizationFailed"
+		cond.Message = strings.Join(problems, "; ")
+		if len(cond.Message) > 4000 {
+			cond.Message = cond.Message[:4000] + " ..."
+		}
+	}
+	if old := findCondition(ep, cond.Type); old != nil && old.Status == cond.Status && old.Message == cond.Message && old.ObservedGeneration == cond.ObservedGeneration {
+		return reconcile.Result{}, nil
+	}
+	return reconcile.Result{}, where.ApplyPlacementStatus(ctx, space.GetClient(), ep, FieldManager, nil, cond)
+}
+
+func findCondition(ep *edgev2alpha1.EdgePlacement, t string) *metav1.Condition {
+	for i := range ep.Status.Conditions {
+		if ep.Status.Conditions[i].Type == t {
+			return &ep.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// syncWatches watches, in the space, every resource that some placement there could select,
+// and stops watching the others.
+func (t *Translator) syncWatches(ctx context.Context, space *multicluster.Cluster) error {
+	placements := &edgev2alpha1.EdgePlacementList{}
+	if err := space.GetClient().List(ctx, placements); err != nil {
+		return err
+	}
+	disc, err := t.discoveryFor(space)
+	if err != nil {
+		return err
+	}
+	// The resources a space serves change with its CRDs; those are few, so ask afresh.
+	disc.Invalidate()
+	lists, err := discovery.ServerPreferredResources(disc)
+	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
+		return fmt.Errorf("discovering the resources of %s: %w", space.Path, err)
+	}
+	needed := map[schema.GroupResource]kind{}
+	for _, list := range lists {
+		gv, err := schema.ParseGroupVersion(list.GroupVersion)
+		if err != nil {
+			continue
+		}
+		for _, r := range list.APIResources {
+			gr := schema.GroupResource{Group: gv.Group, Resource: r.Name}
+			if strings.Contains(r.Name, "/") || gr == namespacesGR || !hasVerbs(r, "list", "watch") {
+				continue
+			}
+			for i := range placements.Items {
+				if TestsCouldSelect(placements.Items[i].Spec.Downsync, gr) {
+					needed[gr] = kind{gvk: gv.WithKind(r.Kind), namespaced: r.Namespaced}
+					break
+				}
+			}
+		}
+	}
+
+	t.mu.Lock()
+	current := t.kinds[space.Name]
+	t.mu.Unlock()
+	for gr, k := range needed {
+		if old, ok := current[gr]; ok && old == k {
+			continue
+		}
+		if err := t.objects.WatchKind(space, unstructuredOf(k.gvk), multicluster.MapTo(objectMapper(gr))); err != nil {
+			return fmt.Errorf("watching %s in %s: %w", gr, space.Path, err)
+		}
+	}
+	for gr, k := range current {
+		if _, ok := needed[gr]; !ok {
+			if err := t.objects.UnwatchKind(ctx, space, unstructuredOf(k.gvk)); err != nil {
+				return err
+			}
+		}
+	}
+	t.mu.Lock()
+	t.kinds[space.Name] = needed
+	t.mu.Unlock()
+	return nil
+}
+
+func hasVerbs(r metav1.APIResource, verbs ...string) bool {
+	for _, v := range verbs {
+		found := false
+		for _, have := range r.Verbs {
+			found = found || have == v
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func unstructuredOf(gvk schema.GroupVersionKind) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	return u
+}
+
+// enqueueSpaceObjects has every watched object of the space, and every object of the space
+// that has wrappers, looked at again.
+func (t *Translator) enqueueSpaceObjects(ctx context.Context, space *multicluster.Cluster) error {
+	for gr, k := range t.watchedKinds(space.Name) {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List"))
+		if err := space.GetClient().List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+			return fmt.Errorf("listing %s in %s: %w", gr, space.Path, err)
+		}
+		for i := range list.Items {
+			o := &list.Items[i]
+			t.objects.Enqueue(wrapper.ObjectRef{Space: space.Name, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()}.Request())
+		}
+	}
+	espw, ok := t.mgr.ClusterByPath(t.espwPath)
+	if !ok {
+		return nil
+	}
+	wrappers := &edgev2alpha1.WrappedObjectList{}
+	if err := espw.GetClient().List(ctx, wrappers, client.MatchingLabels{wrapper.LabelSourceSpace: space.Name}, client.UnsafeDisableDeepCopy); err != nil {
+		return err
+	}
+	for i := range wrappers.Items {
+		if ref, err := wrapper.ParseObjectRef(wrappers.Items[i].Annotations[wrapper.AnnotationSource]); err == nil {
+			t.objects.Enqueue(ref.Request())
+		}
+	}
+	return nil
+}

@@ -1,0 +1,275 @@
+package placement
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/kubestellar/kubestellar/pkg/wrapper"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
+	"github.com/kubestellar/kubestellar/pkg/mailbox"
+	"github.com/kubestellar/kubestellar/pkg/multicluster"
+)
+
+const (
+	// FieldManager owns what the translator writes by server-side apply.
+	FieldManager = "kubestellar-placement-translator"
+	// indexSource indexes wrappers by wrapper.AnnotationSource.
+	indexSource = "kubestellar.source"
+)
+
+// Options configure the placement translator.
+type Options struct {
+	// ESPWPath is the path of the core space, where the mailboxes are.
+	ESPWPath string
+	// Concurrency is the number of objects (and placements, and mailboxes) handled at once.
+	Concurrency int
+}
+
+// Translator holds the translator's controllers and what they share.
+type Translator struct {
+	mgr      *multicluster.Manager
+	espwPath string
+
+	objects    *multicluster.Controller // per workload object: wrappers and reported state
+	placements *multicluster.Controller // per placement: what to watch, placement status
+	configs    *multicluster.Controller // per mailbox: its SyncerConfig
+
+	mu sync.Mutex
+	// kinds holds, per space ID, the workload resources being watched there; a space is in it
+	// once its watches have been set up.
+	kinds map[string]map[schema.GroupResource]kind
+	// discovery caches each space's API discovery.
+	discovery map[string]discovery.CachedDiscoveryInterface
+	// problems holds, per object, per placement, what went wrong delivering it.
+	problems map[wrapper.ObjectRef]map[string]string
+}
+
+// kind is a watched workload resource.
+type kind struct {
+	gvk        schema.GroupVersionKind
+	namespaced bool
+}
+
+var namespacesGR = schema.GroupResource{Resource: "namespaces"}
+
+// Setup adds the placement translator's controllers to mgr.
+func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
+	t := &Translator{
+		mgr: mgr, espwPath: opts.ESPWPath,
+		kinds:     map[string]map[schema.GroupResource]kind{},
+		discovery: map[string]discovery.CachedDiscoveryInterface{},
+		problems:  map[wrapper.ObjectRef]map[string]string{},
+	}
+	var err error
+	copts := multicluster.ControllerOptions{Concurrency: opts.Concurrency}
+	if t.objects, err = multicluster.NewController("placement-translator", multicluster.ReconcilerFunc(t.reconcileObject), copts); err != nil {
+		return nil, err
+	}
+	if t.placements, err = multicluster.NewController("placement-translator-placements", multicluster.ReconcilerFunc(t.reconcilePlacement), copts); err != nil {
+		return nil, err
+	}
+	if t.configs, err = multicluster.NewController("placement-translator-syncerconfigs", multicluster.ReconcilerFunc(t.reconcileSyncerConfig), copts); err != nil {
+		return nil, err
+	}
+	inESPW := multicluster.InClusters(func(cl *multicluster.Cluster) bool { return cl.Path == t.espwPath })
+	notESPW := multicluster.InClusters(func(cl *multicluster.Cluster) bool { return cl.Path != t.espwPath })
+	isWrapper := multicluster.Filter(func(o client.Object) bool { return o.GetAnnotations()[wrapper.AnnotationSource] != "" })
+	isMailbox := multicluster.Filter(func(o client.Object) bool { return o.GetLabels()[mailbox.LabelMailbox] == "true" })
+
+	// Objects: wrappers lead back to their source object; namespaces are always watched, as
+	// they travel with what is in them; workload kinds are watched as placements need them.
+	err = firstError(
+		t.objects.Watch(&edgev2alpha1.WrappedObject{}, inESPW, isWrapper,
+			multicluster.Index(indexSource, func(o client.Object) []string {
+				if s := o.GetAnnotations()[wrapper.AnnotationSource]; s != "" {
+					return []string{s}
+				}
+				return nil
+			}),
+			multicluster.MapTo(func(_ context.Context, _ *multicluster.Cluster, o client.Object) []multicluster.Request {
+				ref, err := wrapper.ParseObjectRef(o.GetAnnotations()[wrapper.AnnotationSource])
+				if err != nil {
+					return nil
+				}
+				return []multicluster.Request{ref.Request()}
+			})),
+		t.objects.Watch(&corev1.Namespace{}, notESPW, multicluster.MapTo(objectMapper(namespacesGR))),
+
+		// Placements: anything that changes what is selected or where it goes.
+		t.placements.Watch(&edgev2alpha1.EdgePlacement{}),
+		t.placements.Watch(&edgev2alpha1.SinglePlacementSlice{}),
+		t.placements.Watch(&edgev2alpha1.Customizer{}, multicluster.MapTo(t.placementsOfSpace)),
+		t.placements.Watch(&apiextensionsv1.CustomResourceDefinition{}, notESPW, multicluster.MapTo(t.placementsOfSpace)),
+		t.placements.Watch(&edgev2alpha1.Location{}, multicluster.MapTo(t.allPlacements)),
+
+		// SyncerConfigs: a mailbox's wrappers, and the placements that reach it.
+		t.configs.Watch(&corev1.Namespace{}, inESPW, isMailbox),
+		t.configs.Watch(&edgev2alpha1.WrappedObject{}, inESPW, multicluster.MapTo(func(_ context.Context, cl *multicluster.Cluster, o client.Object) []multicluster.Request {
+			return []multicluster.Request{{Cluster: cl.Name, NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
+		})),
+		t.configs.Watch(&edgev2alpha1.SyncerConfig{}, inESPW, multicluster.MapTo(func(_ context.Context, cl *multicluster.Cluster, o client.Object) []multicluster.Request {
+			return []multicluster.Request{{Cluster: cl.Name, NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
+		})),
+		t.configs.Watch(&edgev2alpha1.EdgePlacement{}, notESPW, multicluster.MapTo(t.allMailboxes)),
+		t.configs.Watch(&edgev2alpha1.SinglePlacementSlice{}, notESPW, multicluster.MapTo(t.allMailboxes)),
+	)
+	if err != nil {
+		return nil, err
+	}
+	mgr.AddController(t.objects)
+	mgr.AddController(t.placements)
+	mgr.AddController(t.configs)
+	return t, nil
+}
+
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// objectMapper maps an object of the resource to its own request.
+func objectMapper(gr schema.GroupResource) multicluster.MapFunc {
+	return func(_ context.Context, cl *multicluster.Cluster, o client.Object) []multicluster.Request {
+		return []multicluster.Request{wrapper.ObjectRef{Space: cl.Name, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()}.Request()}
+	}
+}
+
+// placementsOfSpace maps an event in a space to every placement there.
+func (t *Translator) placementsOfSpace(ctx context.Context, cl *multicluster.Cluster, _ client.Object) []multicluster.Request {
+	return listPlacements(ctx, cl)
+}
+
+// allPlacements maps an event to every placement in every space.
+func (t *Translator) allPlacements(ctx context.Context, _ *multicluster.Cluster, _ client.Object) []multicluster.Request {
+	var out []multicluster.Request
+	for _, cl := range t.mgr.Clusters() {
+		out = append(out, listPlacements(ctx, cl)...)
+	}
+	return out
+}
+
+func listPlacements(ctx context.Context, cl *multicluster.Cluster) []multicluster.Request {
+	if served, err := cl.Serves(&edgev2alpha1.EdgePlacement{}); !served || err != nil {
+		return nil
+	}
+	list := &edgev2alpha1.EdgePlacementList{}
+	if err := cl.GetClient().List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	out := make([]multicluster.Request, 0, len(list.Items))
+	for _, ep := range list.Items {
+		out = append(out, multicluster.Request{Cluster: cl.Name, NamespacedName: types.NamespacedName{Name: ep.Name}})
+	}
+	return out
+}
+
+// allMailboxes maps an event to every mailbox.
+func (t *Translator) allMailboxes(ctx context.Context, _ *multicluster.Cluster, _ client.Object) []multicluster.Request {
+	espw, ok := t.mgr.ClusterByPath(t.espwPath)
+	if !ok {
+		return nil
+	}
+	list := &corev1.NamespaceList{}
+	if err := espw.GetClient().List(ctx, list, client.MatchingLabels{mailbox.LabelMailbox: "true"}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	out := make([]multicluster.Request, 0, len(list.Items))
+	for _, ns := range list.Items {
+		out = append(out, multicluster.Request{Cluster: espw.Name, NamespacedName: types.NamespacedName{Name: ns.Name}})
+	}
+	return out
+}
+
+// watchesReady reports whether the space's workload watches have been set up.
+func (t *Translator) watchesReady(space string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.kinds[space]
+	return ok
+}
+
+// watchedKind returns the watched kind of a resource in a space.
+func (t *Translator) watchedKind(space string, gr schema.GroupResource) (kind, bool) {
+	if gr == namespacesGR {
+		return kind{gvk: corev1.SchemeGroupVersion.WithKind("Namespace")}, true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k, ok := t.kinds[space][gr]
+	return k, ok
+}
+
+// watchedKinds returns the watched workload kinds of a space, namespaces included.
+func (t *Translator) watchedKinds(space string) map[schema.GroupResource]kind {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[schema.GroupResource]kind{namespacesGR: {gvk: corev1.SchemeGroupVersion.WithKind("Namespace")}}
+	for gr, k := range t.kinds[space] {
+		out[gr] = k
+	}
+	return out
+}
+
+func (t *Translator) discoveryFor(cl *multicluster.Cluster) (discovery.CachedDiscoveryInterface, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d, ok := t.discovery[cl.Name]; ok {
+		return d, nil
+	}
+	d, err := discovery.NewDiscoveryClientForConfig(cl.GetConfig())
+	if err != nil {
+		return nil, err
+	}
+	cached := memory.NewMemCacheClient(d)
+	t.discovery[cl.Name] = cached
+	return cached, nil
+}
+
+// setProblems records what went wrong delivering an object, per placement, and reports
+// whether that changed.
+func (t *Translator) setProblems(ref wrapper.ObjectRef, problems map[string]string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if equality.Semantic.DeepEqual(t.problems[ref], problems) || (len(problems) == 0 && len(t.problems[ref]) == 0) {
+		return false
+	}
+	if len(problems) == 0 {
+		delete(t.problems, ref)
+	} else {
+		t.problems[ref] = problems
+	}
+	return true
+}
+
+// problemsOf returns the problems recorded for a placement, sorted.
+func (t *Translator) problemsOf(space, placement string) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for ref, byPlacement := range t.problems {
+		if ref.Space == space && byPlacement[placement] != "" {
+			out = append(out, byPlacement[placement])
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// executingCount formats the executing-count annotation.
+func executingCount(n int) string { return strconv.Itoa(n) }

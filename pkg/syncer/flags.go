@@ -1,0 +1,78 @@
+package syncer
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Flags are the syncer's command-line flags.
+type Flags struct {
+	FromKubeconfig, FromContext string
+	ToKubeconfig, ToContext     string
+	SyncTargetName              string
+	SyncTargetUID               string
+	QPS                         float32
+	Burst                       int
+	Concurrency                 int
+}
+
+// NewFlags returns the defaults.
+func NewFlags() *Flags { return &Flags{QPS: 30, Burst: 50, Concurrency: 4} }
+
+// AddFlags registers the flags.
+func (f *Flags) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&f.FromKubeconfig, "from-kubeconfig", f.FromKubeconfig, "kubeconfig for the mailbox; its context's namespace is the mailbox (required)")
+	fs.StringVar(&f.FromContext, "from-context", f.FromContext, "context in --from-kubeconfig (default: its current context)")
+	fs.StringVar(&f.ToKubeconfig, "to-kubeconfig", f.ToKubeconfig, "kubeconfig for the workload execution cluster (default: in-cluster)")
+	fs.StringVar(&f.ToContext, "to-context", f.ToContext, "context in --to-kubeconfig (default: its current context)")
+	fs.StringVar(&f.SyncTargetName, "sync-target-name", f.SyncTargetName, "name of the SyncTarget this cluster is")
+	fs.StringVar(&f.SyncTargetUID, "sync-target-uid", f.SyncTargetUID, "UID of the SyncTarget this cluster is")
+	fs.Float32Var(&f.QPS, "qps", f.QPS, "queries per second allowed to each side")
+	fs.IntVar(&f.Burst, "burst", f.Burst, "burst of queries allowed to each side")
+	fs.IntVar(&f.Concurrency, "concurrency", f.Concurrency, "objects handled at once in each direction")
+}
+
+// Options turns the flags into Options.
+func (f *Flags) Options() (Options, error) {
+	if f.FromKubeconfig == "" {
+		return Options{}, errors.New("--from-kubeconfig is required: the kubeconfig for this cluster's mailbox")
+	}
+	if f.QPS <= 0 || f.Burst < 1 || f.Concurrency < 1 {
+		return Options{}, errors.New("--qps, --burst and --concurrency must be positive")
+	}
+	from := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: f.FromKubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: f.FromContext})
+	upstream, err := from.ClientConfig()
+	if err != nil {
+		return Options{}, fmt.Errorf("--from-kubeconfig: %w", err)
+	}
+	mailbox, _, err := from.Namespace()
+	if err != nil {
+		return Options{}, fmt.Errorf("--from-kubeconfig: %w", err)
+	}
+	var downstream *rest.Config
+	if f.ToKubeconfig == "" && f.ToContext == "" {
+		if downstream, err = rest.InClusterConfig(); err != nil {
+			return Options{}, fmt.Errorf("not running in a cluster, so --to-kubeconfig is required: %w", err)
+		}
+	} else {
+		rules := clientcmd.NewDefaultClientConfigLoadingRules()
+		rules.ExplicitPath = f.ToKubeconfig
+		if downstream, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.ToContext}).ClientConfig(); err != nil {
+			return Options{}, fmt.Errorf("--to-kubeconfig: %w", err)
+		}
+	}
+	for _, c := range []*rest.Config{upstream, downstream} {
+		c.QPS, c.Burst = f.QPS, f.Burst
+	}
+	return Options{
+		Upstream: upstream, Mailbox: mailbox, Downstream: downstream,
+		SyncTargetName: f.SyncTargetName, SyncTargetUID: types.UID(f.SyncTargetUID), Concurrency: f.Concurrency,
+	}, nil
+}

@@ -1,0 +1,222 @@
+package syncer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
+	"github.com/kubestellar/kubestellar/pkg/multicluster"
+	"github.com/kubestellar/kubestellar/pkg/wrapper"
+)
+
+// upsyncWrapperName is the name of the wrapper of an upsynced object.
+func upsyncWrapperName(ref wrapper.ObjectRef, kind string) string {
+	sum := sha256.Sum256([]byte(ref.String()))
+	return "up-" + strings.ToLower(kind) + "-" + hex.EncodeToString(sum[:])[:16]
+}
+
+// reconcileConfig follows the SyncerConfig: it watches, in the cluster, the kinds to upsync.
+func (s *Syncer) reconcileConfig(ctx context.Context, req multicluster.Request) (reconcile.Result, error) {
+	if req.Name != wrapper.SyncerConfigName {
+		return reconcile.Result{}, nil
+	}
+	up, down, err := s.clusters()
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	cfg := &edgev2alpha1.SyncerConfig{}
+	if err := up.GetClient().Get(ctx, types.NamespacedName{Namespace: s.opts.Mailbox, Name: req.Name}, cfg); client.IgnoreNotFound(err) != nil {
+		return reconcile.Result{}, err
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(down.GetConfig())
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	lists, err := disc.ServerPreferredResources()
+	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
+		return reconcile.Result{}, err
+	}
+	for _, list := range lists {
+		gv, err := schema.ParseGroupVersion(list.GroupVersion)
+		if err != nil {
+			continue
+		}
+		for _, r := range list.APIResources {
+			gr := schema.GroupResource{Group: gv.Group, Resource: r.Name}
+			if strings.Contains(r.Name, "/") || !hasVerb(r, "watch") || !slices.ContainsFunc(cfg.Spec.Upsync, func(u edgev2alpha1.UpsyncSet) bool { return setCovers(u, gr) }) {
+				continue
+			}
+			if err := s.watchUpsync(down, gv.WithKind(r.Kind), gr); err != nil {
+				return reconcile.Result{}, err
+			}
+		}
+	}
+	// Everything watched for upsync, and everything already upsynced, is looked at again.
+	s.mu.Lock()
+	kinds := make(map[schema.GroupVersionKind]schema.GroupResource, len(s.upKinds))
+	for gvk, gr := range s.upKinds {
+		kinds[gvk] = gr
+	}
+	s.mu.Unlock()
+	for gvk, gr := range kinds {
+		objs := &unstructured.UnstructuredList{}
+		objs.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := down.GetClient().List(ctx, objs, client.UnsafeDisableDeepCopy); err != nil {
+			return reconcile.Result{}, err
+		}
+		for i := range objs.Items {
+			s.up.Enqueue(wrapper.ObjectRef{Space: Downstream, GroupResource: gr, Namespace: objs.Items[i].GetNamespace(), Name: objs.Items[i].GetName()}.Request())
+		}
+	}
+	wrappers := &edgev2alpha1.WrappedObjectList{}
+	if err := up.GetClient().List(ctx, wrappers, client.InNamespace(s.opts.Mailbox), client.MatchingLabels{LabelUpsync: "true"}); err != nil {
+		return reconcile.Result{}, err
+	}
+	for i := range wrappers.Items {
+		if ref, ok := identity(&wrappers.Items[i]); ok {
+			s.up.Enqueue(ref.Request())
+		}
+	}
+	return reconcile.Result{}, nil
+}
+
+func (s *Syncer) watchUpsync(down *multicluster.Cluster, gvk schema.GroupVersionKind, gr schema.GroupResource) error {
+	s.mu.Lock()
+	_, watched := s.upKinds[gvk]
+	s.mu.Unlock()
+	if watched {
+		return nil
+	}
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(gvk)
+	err := s.up.WatchKind(down, obj, multicluster.MapTo(func(_ context.Context, _ *multicluster.Cluster, o client.Object) []multicluster.Request {
+		return []multicluster.Request{wrapper.ObjectRef{Space: Downstream, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()}.Request()}
+	}))
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.upKinds[gvk] = gr
+	s.mu.Unlock()
+	return nil
+}
+
+// setCovers reports whether an upsync set names the resource.
+func setCovers(u edgev2alpha1.UpsyncSet, gr schema.GroupResource) bool {
+	return (u.APIGroup == gr.Group || u.APIGroup == "*") && (slices.Contains(u.Resources, gr.Resource) || slices.Contains(u.Resources, "*"))
+}
+
+// setSelects reports whether an upsync set selects the object.
+func setSelects(u edgev2alpha1.UpsyncSet, gr schema.GroupResource, namespace, name string) bool {
+	if !setCovers(u, gr) {
+		return false
+	}
+	if len(u.Namespaces) > 0 && !slices.Contains(u.Namespaces, namespace) && !slices.Contains(u.Namespaces, "*") {
+		return false
+	}
+	return slices.Contains(u.Names, name) || slices.Contains(u.Names, "*")
+}
+
+// reconcileUpsync keeps the upsync wrapper of one object of the cluster: present and current
+// while the object exists and the SyncerConfig selects it, gone otherwise.
+func (s *Syncer) reconcileUpsync(ctx context.Context, req multicluster.Request) (reconcile.Result, error) {
+	ref, ok := wrapper.RefFromRequest(req)
+	if !ok {
+		return reconcile.Result{}, nil
+	}
+	up, down, err := s.clusters()
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	cfg := &edgev2alpha1.SyncerConfig{}
+	if err := up.GetClient().Get(ctx, types.NamespacedName{Namespace: s.opts.Mailbox, Name: wrapper.SyncerConfigName}, cfg); client.IgnoreNotFound(err) != nil {
+		return reconcile.Result{}, err
+	}
+	var obj *unstructured.Unstructured
+	s.mu.Lock()
+	var gvk schema.GroupVersionKind
+	for k, gr := range s.upKinds {
+		if gr == ref.GroupResource {
+			gvk = k
+		}
+	}
+	s.mu.Unlock()
+	selected := slices.ContainsFunc(cfg.Spec.Upsync, func(u edgev2alpha1.UpsyncSet) bool { return setSelects(u, ref.GroupResource, ref.Namespace, ref.Name) })
+	if selected && !gvk.Empty() {
+		obj = &unstructured.Unstructured{}
+		obj.SetGroupVersionKind(gvk)
+		if err := down.GetClient().Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, obj); err != nil {
+			if !apierrors.IsNotFound(err) {
+				return reconcile.Result{}, err
+			}
+			obj = nil
+		}
+		if obj != nil && obj.GetLabels()[LabelDownsynced] != "" {
+			obj = nil // what came down does not go back up
+		}
+	}
+
+	existing := &edgev2alpha1.WrappedObjectList{}
+	if err := up.GetClient().List(ctx, existing, client.InNamespace(s.opts.Mailbox), client.MatchingLabels{LabelUpsync: "true"}); err != nil {
+		return reconcile.Result{}, err
+	}
+	var current *edgev2alpha1.WrappedObject
+	source := strings.TrimPrefix(ref.String(), Downstream+"/")
+	for i := range existing.Items {
+		if existing.Items[i].Annotations[AnnotationUpsyncSource] == source {
+			current = &existing.Items[i]
+		}
+	}
+	c := up.GetClient()
+	if obj == nil {
+		if current != nil {
+			return reconcile.Result{}, client.IgnoreNotFound(c.Delete(ctx, current))
+		}
+		return reconcile.Result{}, nil
+	}
+	copied := wrapper.Strip(obj)
+	if status, ok := obj.Object["status"]; ok {
+		copied.Object["status"] = status
+	}
+	raw, err := json.Marshal(copied.Object)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if current == nil {
+		w := &edgev2alpha1.WrappedObject{
+			ObjectMeta: metav1.ObjectMeta{
+				Namespace: s.opts.Mailbox, Name: upsyncWrapperName(ref, obj.GetKind()),
+				Labels:      map[string]string{LabelUpsync: "true"},
+				Annotations: map[string]string{AnnotationUpsyncSource: source},
+			},
+			Spec: edgev2alpha1.WrappedObjectSpec{Object: runtime.RawExtension{Raw: raw}},
+		}
+		if err := c.Create(ctx, w); err != nil && !apierrors.IsAlreadyExists(err) {
+			return reconcile.Result{}, fmt.Errorf("upsyncing %s: %w", objectName(ref), err)
+		}
+		return reconcile.Result{}, nil
+	}
+	old, err := wrapper.Unwrap(current)
+	if err == nil && equality.Semantic.DeepEqual(old.Object, copied.Object) {
+		return reconcile.Result{}, nil
+	}
+	updated := current.DeepCopy()
+	updated.Spec.Object = runtime.RawExtension{Raw: raw}
+	return reconcile.Result{}, c.Update(ctx, updated)
+}

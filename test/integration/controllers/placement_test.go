@@ -1,0 +1,220 @@
+package controllers
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
+	"github.com/kubestellar/kubestellar/pkg/mailbox"
+	"github.com/kubestellar/kubestellar/pkg/placement"
+	"github.com/kubestellar/kubestellar/pkg/where"
+	"github.com/kubestellar/kubestellar/pkg/wrapper"
+	"github.com/kubestellar/kubestellar/test/framework"
+)
+
+func TestPlacementTranslator(t *testing.T) {
+	srv := framework.StartSpaceServer(t)
+	srv.CreateSpaceWithAPI("espw")
+	imw1 := srv.CreateSpaceWithAPI("imw1")
+	srv.CreateSpaceWithAPI("wmw1")
+	ctx := t.Context()
+	imw, wmw, espw := srv.Client("root:imw1"), srv.Client("root:wmw1"), srv.Client("root:espw")
+
+	florin := ensureLocation(t, imw, "florin", map[string]string{"env": "prod", "region": "eu"})
+	guilder := ensureLocation(t, imw, "guilder", map[string]string{"env": "prod", "extended": "yes", "region": "us"})
+
+	for _, ns := range []string{"commonstuff", "specialstuff"} {
+		require.NoError(t, wmw.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	}
+	require.NoError(t, wmw.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "httpd-htdocs", Namespace: "commonstuff"}, Data: map[string]string{"index.html": "hello"}}))
+	require.NoError(t, wmw.Create(ctx, &edgev2alpha1.Customizer{
+		ObjectMeta:   metav1.ObjectMeta{Name: "region", Namespace: "commonstuff"},
+		Replacements: []edgev2alpha1.Replacement{{Path: "$.spec.template.spec.containers[0].env[0].value", Value: apiextensionsv1.JSON{Raw: []byte(`"in %(region)"`)}}},
+	}))
+	commond := deployment("commond", "commonstuff")
+	commond.Annotations = map[string]string{placement.AnnotationCustomizer: "region", placement.AnnotationExpandParameters: "true"}
+	require.NoError(t, wmw.Create(ctx, commond))
+	require.NoError(t, wmw.Create(ctx, deployment("speciald", "specialstuff")))
+
+	require.NoError(t, wmw.Create(ctx, &edgev2alpha1.EdgePlacement{
+		ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-c"},
+		Spec: edgev2alpha1.EdgePlacementSpec{
+			LocationSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"env": "prod"}}},
+			Downsync: []edgev2alpha1.DownsyncObjectTest{
+				{APIGroup: ptr.To(""), Resources: []string{"configmaps"}, Namespaces: []string{"commonstuff"}},
+				{APIGroup: ptr.To("apps"), Resources: []string{"deployments"}, Namespaces: []string{"commonstuff"}},
+			},
+		},
+	}))
+	require.NoError(t, wmw.Create(ctx, &edgev2alpha1.EdgePlacement{
+		ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-s"},
+		Spec: edgev2alpha1.EdgePlacementSpec{
+			LocationSelectors:          []metav1.LabelSelector{{MatchLabels: map[string]string{"extended": "yes"}}},
+			Downsync:                   []edgev2alpha1.DownsyncObjectTest{{APIGroup: ptr.To("apps"), Resources: []string{"deployments"}, Namespaces: []string{"specialstuff"}}},
+			WantSingletonReportedState: true,
+			Upsync:                     []edgev2alpha1.UpsyncSet{{APIGroup: "group1.test", Resources: []string{"sprockets"}, Names: []string{"*"}}},
+		},
+	}))
+
+	framework.StartController(t, srv, "mailbox-controller", framework.SetupFunc(mailbox.Setup, mailbox.Options{ESPWPath: "root:espw", Concurrency: 4}))
+	framework.StartController(t, srv, "kubestellar-where-resolver", framework.SetupFunc(where.Setup, where.Options{Concurrency: 4}))
+	translator := framework.StartController(t, srv, "placement-translator", framework.SetupFunc(placement.Setup, placement.Options{ESPWPath: "root:espw", Concurrency: 4}))
+
+	florinBox := mailbox.Name(imw1.Status.Cluster, florin.UID)
+	guilderBox := mailbox.Name(imw1.Status.Cluster, guilder.UID)
+	wrapped := func(box string) map[string]*edgev2alpha1.WrappedObject {
+		list := &edgev2alpha1.WrappedObjectList{}
+		if err := espw.List(ctx, list, client.InNamespace(box)); err != nil {
+			return nil
+		}
+		out := map[string]*edgev2alpha1.WrappedObject{}
+		for i := range list.Items {
+			obj, err := wrapper.Unwrap(&list.Items[i])
+			require.NoError(t, err)
+			out[obj.GetKind()+"/"+objectKey(obj.GetNamespace(), obj.GetName())] = &list.Items[i]
+		}
+		return out
+	}
+	keysOf := func(m map[string]*edgev2alpha1.WrappedObject) []string {
+		var out []string
+		for k := range m {
+			out = append(out, k)
+		}
+		return out
+	}
+
+	t.Run("the right objects reach the right mailboxes", func(t *testing.T) {
+		eventually(t, 2*time.Minute, "florin's mailbox has the common objects", func() bool {
+			return assert.ObjectsAreEqual(sorted("ConfigMap/commonstuff/httpd-htdocs", "Deployment/commonstuff/commond", "Namespace/commonstuff"), sorted(keysOf(wrapped(florinBox))...))
+		})
+		eventually(t, time.Minute, "guilder's mailbox has the common and the special objects", func() bool {
+			return assert.ObjectsAreEqual(sorted("ConfigMap/commonstuff/httpd-htdocs", "Deployment/commonstuff/commond", "Namespace/commonstuff",
+				"Deployment/specialstuff/speciald", "Namespace/specialstuff"), sorted(keysOf(wrapped(guilderBox))...))
+		})
+	})
+
+	t.Run("customized per destination, stripped of server-owned fields", func(t *testing.T) {
+		for box, want := range map[string]string{florinBox: "in eu", guilderBox: "in us"} {
+			d, err := wrapper.Unwrap(wrapped(box)["Deployment/commonstuff/commond"])
+			require.NoError(t, err)
+			containers, _, _ := unstructuredSlice(d.Object, "spec", "template", "spec", "containers")
+			assert.Equal(t, want, containers[0].(map[string]any)["env"].([]any)[0].(map[string]any)["value"])
+			md := d.Object["metadata"].(map[string]any)
+			for _, f := range []string{"uid", "resourceVersion", "managedFields", "generation", "creationTimestamp"} {
+				assert.NotContains(t, md, f)
+			}
+			assert.NotContains(t, d.Object, "status")
+		}
+	})
+
+	t.Run("executing-count says how many destinations", func(t *testing.T) {
+		for key, want := range map[client.Object]string{
+			&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "commond", Namespace: "commonstuff"}}:     "2",
+			&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "speciald", Namespace: "specialstuff"}}:   "1",
+			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "httpd-htdocs", Namespace: "commonstuff"}}: "2",
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "specialstuff"}}:                           "1",
+		} {
+			eventually(t, time.Minute, key.GetName()+" has its count", func() bool {
+				require.NoError(t, wmw.Get(ctx, client.ObjectKeyFromObject(key), key))
+				return key.GetAnnotations()[wrapper.AnnotationExecutingCount] == want
+			})
+		}
+	})
+
+	t.Run("the SyncerConfig is the union of what reaches the mailbox", func(t *testing.T) {
+		cfg := &edgev2alpha1.SyncerConfig{}
+		eventually(t, time.Minute, "guilder's config lists upsync and both namespaces", func() bool {
+			if espw.Get(ctx, client.ObjectKey{Namespace: guilderBox, Name: wrapper.SyncerConfigName}, cfg) != nil {
+				return false
+			}
+			return len(cfg.Spec.Upsync) == 1 && len(cfg.Spec.NamespaceScope.Namespaces) == 2
+		})
+		assert.Equal(t, []string{"commonstuff", "specialstuff"}, cfg.Spec.NamespaceScope.Namespaces)
+		assert.Equal(t, "group1.test", cfg.Spec.Upsync[0].APIGroup)
+		require.NoError(t, espw.Get(ctx, client.ObjectKey{Namespace: florinBox, Name: wrapper.SyncerConfigName}, cfg))
+		assert.Empty(t, cfg.Spec.Upsync, "no placement reaching florin asks for upsync")
+	})
+
+	t.Run("an edit reaches every destination", func(t *testing.T) {
+		cm := &corev1.ConfigMap{}
+		require.NoError(t, wmw.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "httpd-htdocs"}, cm))
+		cm.Data["index.html"] = "hello again"
+		require.NoError(t, wmw.Update(ctx, cm))
+		for _, box := range []string{florinBox, guilderBox} {
+			eventually(t, time.Minute, "the wrapper in "+box+" is updated", func() bool {
+				w := wrapped(box)["ConfigMap/commonstuff/httpd-htdocs"]
+				return w != nil && strings.Contains(string(w.Spec.Object.Raw), "hello again")
+			})
+		}
+	})
+
+	t.Run("an unknown parameter is an error condition", func(t *testing.T) {
+		c := &edgev2alpha1.Customizer{}
+		require.NoError(t, wmw.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "region"}, c))
+		c.Replacements[0].Value.Raw = []byte(`"in %(planet)"`)
+		require.NoError(t, wmw.Update(ctx, c))
+		ep := &edgev2alpha1.EdgePlacement{}
+		eventually(t, time.Minute, "Delivered is False, naming the parameter", func() bool {
+			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Name: "edge-placement-c"}, ep))
+			cond := meta.FindStatusCondition(ep.Status.Conditions, placement.ConditionDelivered)
+			return cond != nil && cond.Status == metav1.ConditionFalse && strings.Contains(cond.Message, "%(planet)")
+		})
+		assert.True(t, meta.IsStatusConditionTrue(ep.Status.Conditions, where.ConditionResolved), "the where-resolver's condition stays")
+		d, err := wrapper.Unwrap(wrapped(florinBox)["Deployment/commonstuff/commond"])
+		require.NoError(t, err)
+		assert.Contains(t, string(mustJSON(t, d.Object)), "in eu", "the last good copy stays")
+
+		c.Replacements[0].Value.Raw = []byte(`"in %(region)"`)
+		require.NoError(t, wmw.Update(ctx, c))
+		eventually(t, time.Minute, "Delivered is True again", func() bool {
+			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Name: "edge-placement-c"}, ep))
+			return meta.IsStatusConditionTrue(ep.Status.Conditions, placement.ConditionDelivered)
+		})
+	})
+
+	t.Run("a translator restart takes nothing away, not even for a moment", func(t *testing.T) {
+		before := map[string]string{}
+		for _, box := range []string{florinBox, guilderBox} {
+			for key, w := range wrapped(box) {
+				before[box+"/"+key] = string(w.UID)
+			}
+		}
+		translator.Stop()
+		translator.Start()
+		consistently(t, 10*time.Second, "every wrapper stays, with the same UID", func() bool {
+			n := 0
+			for _, box := range []string{florinBox, guilderBox} {
+				for key, w := range wrapped(box) {
+					n++
+					if before[box+"/"+key] != string(w.UID) {
+						return false
+					}
+				}
+			}
+			return n == len(before)
+		})
+	})
+
+	t.Run("deleting a placement removes its wrappers", func(t *testing.T) {
+		require.NoError(t, wmw.Delete(ctx, &edgev2alpha1.EdgePlacement{ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-s"}}))
+		eventually(t, time.Minute, "guilder keeps only the common objects", func() bool {
+			return assert.ObjectsAreEqual(sorted("ConfigMap/commonstuff/httpd-htdocs", "Deployment/commonstuff/commond", "Namespace/commonstuff"), sorted(keysOf(wrapped(guilderBox))...))
+		})
+		d := &appsv1.Deployment{}
+		eventually(t, time.Minute, "speciald has no destinations", func() bool {
+			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Namespace: "specialstuff", Name: "speciald"}, d))
+			return d.Annotations[wrapper.AnnotationExecutingCount] == "0"
+		})
+	})
+}

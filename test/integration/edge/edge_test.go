@@ -1,0 +1,357 @@
+// Package edge runs the classic two-cluster example end to end: a space server, the
+// mailbox controller, the where-resolver and the placement translator, and a syncer for each
+// of two workload execution clusters (real kube-apiservers).
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubestellar/kubestellar/pkg/apis"
+	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
+	"github.com/kubestellar/kubestellar/pkg/mailbox"
+	"github.com/kubestellar/kubestellar/pkg/placement"
+	"github.com/kubestellar/kubestellar/pkg/syncer"
+	"github.com/kubestellar/kubestellar/pkg/where"
+	"github.com/kubestellar/kubestellar/pkg/wrapper"
+	"github.com/kubestellar/kubestellar/test/framework"
+)
+
+const espwPath = "root:espw"
+
+func TestTwoClusters(t *testing.T) {
+	srv := framework.StartSpaceServer(t)
+	srv.CreateSpaceWithAPI("espw")
+	imw1 := srv.CreateSpaceWithAPI("imw1")
+	srv.CreateSpaceWithAPI("wmw1")
+	florinAPI, guilderAPI := framework.StartAPIServer(t), framework.StartAPIServer(t)
+	ctx := t.Context()
+	imw, wmw, espw := srv.Client("root:imw1"), srv.Client("root:wmw1"), srv.Client(espwPath)
+	florinWEC, guilderWEC := clientFor(t, florinAPI), clientFor(t, guilderAPI)
+
+	// Before anything is placed, florin already has namespace commonstuff with an object of
+	// its own, and guilder the CRD of sprockets.
+	require.NoError(t, florinWEC.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "commonstuff"}}))
+	require.NoError(t, florinWEC.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "local-notes", Namespace: "commonstuff"}}))
+
+	// The inventory.
+	florin := ensureLocation(t, imw, "florin", map[string]string{"env": "prod", "region": "eu"})
+	guilder := ensureLocation(t, imw, "guilder", map[string]string{"env": "prod", "extended": "yes", "region": "us"})
+
+	// The workload.
+	for _, ns := range []string{"commonstuff", "specialstuff"} {
+		require.NoError(t, wmw.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	}
+	require.NoError(t, wmw.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "httpd-htdocs", Namespace: "commonstuff"}, Data: map[string]string{"index.html": "v1"}}))
+	require.NoError(t, wmw.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "seed", Namespace: "commonstuff",
+		Annotations: map[string]string{syncer.AnnotationDownsyncOverwrite: "false"}}, Data: map[string]string{"k": "first"}}))
+	require.NoError(t, wmw.Create(ctx, &edgev2alpha1.Customizer{
+		ObjectMeta:   metav1.ObjectMeta{Name: "region", Namespace: "commonstuff"},
+		Replacements: []edgev2alpha1.Replacement{{Path: "$.spec.template.spec.containers[0].env[0].value", Value: apiextensionsv1.JSON{Raw: []byte(`"in %(region)"`)}}},
+	}))
+	commond := deployment("commond", "commonstuff")
+	commond.Annotations = map[string]string{placement.AnnotationCustomizer: "region", placement.AnnotationExpandParameters: "true"}
+	require.NoError(t, wmw.Create(ctx, commond))
+	require.NoError(t, wmw.Create(ctx, deployment("speciald", "specialstuff")))
+	require.NoError(t, wmw.Create(ctx, sprocketCRD()))
+
+	require.NoError(t, wmw.Create(ctx, &edgev2alpha1.EdgePlacement{
+		ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-c"},
+		Spec: edgev2alpha1.EdgePlacementSpec{
+			LocationSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"env": "prod"}}},
+			Downsync: []edgev2alpha1.DownsyncObjectTest{
+				{APIGroup: ptr.To(""), Resources: []string{"configmaps"}, Namespaces: []string{"commonstuff"}},
+				{APIGroup: ptr.To("apps"), Resources: []string{"deployments"}, Namespaces: []string{"commonstuff"}},
+			},
+		},
+	}))
+	require.NoError(t, wmw.Create(ctx, &edgev2alpha1.EdgePlacement{
+		ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-s"},
+		Spec: edgev2alpha1.EdgePlacementSpec{
+			LocationSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"extended": "yes"}}},
+			Downsync: []edgev2alpha1.DownsyncObjectTest{
+				{APIGroup: ptr.To("apps"), Resources: []string{"deployments"}, Namespaces: []string{"specialstuff"}},
+				{APIGroup: ptr.To("apiextensions.k8s.io"), Resources: []string{"customresourcedefinitions"}, ObjectNames: []string{"sprockets.group1.test"}},
+			},
+			WantSingletonReportedState: true,
+			Upsync:                     []edgev2alpha1.UpsyncSet{{APIGroup: "group1.test", Resources: []string{"sprockets"}, Names: []string{"*"}}},
+		},
+	}))
+
+	framework.StartController(t, srv, "mailbox-controller", framework.SetupFunc(mailbox.Setup, mailbox.Options{ESPWPath: espwPath, Concurrency: 4}))
+	framework.StartController(t, srv, "kubestellar-where-resolver", framework.SetupFunc(where.Setup, where.Options{Concurrency: 4}))
+	translator := framework.StartController(t, srv, "placement-translator", framework.SetupFunc(placement.Setup, placement.Options{ESPWPath: espwPath, Concurrency: 4}))
+
+	florinBox, guilderBox := mailbox.Name(imw1.Status.Cluster, florin.UID), mailbox.Name(imw1.Status.Cluster, guilder.UID)
+	for _, box := range []string{florinBox, guilderBox} {
+		eventually(t, time.Minute, "mailbox "+box+" exists", func() bool {
+			return espw.Get(ctx, client.ObjectKey{Name: box}, &corev1.Namespace{}) == nil
+		})
+	}
+	framework.StartSyncer(t, srv, espwPath, florinBox, "florin", florinAPI.Config)
+	guilderSyncer := framework.StartSyncer(t, srv, espwPath, guilderBox, "guilder", guilderAPI.Config)
+
+	t.Run("the right objects in the right clusters", func(t *testing.T) {
+		for _, wec := range []client.Client{florinWEC, guilderWEC} {
+			eventuallyExists(t, wec, &corev1.ConfigMap{}, "commonstuff", "httpd-htdocs")
+			eventuallyExists(t, wec, &appsv1.Deployment{}, "commonstuff", "commond")
+		}
+		eventuallyExists(t, guilderWEC, &appsv1.Deployment{}, "specialstuff", "speciald")
+		eventuallyExists(t, guilderWEC, &apiextensionsv1.CustomResourceDefinition{}, "", "sprockets.group1.test")
+		assert.True(t, apierrors.IsNotFound(florinWEC.Get(ctx, client.ObjectKey{Namespace: "specialstuff", Name: "speciald"}, &appsv1.Deployment{})))
+		assert.True(t, apierrors.IsNotFound(florinWEC.Get(ctx, client.ObjectKey{Name: "sprockets.group1.test"}, &apiextensionsv1.CustomResourceDefinition{})))
+
+		d := &appsv1.Deployment{}
+		require.NoError(t, guilderWEC.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "commond"}, d))
+		assert.Equal(t, guilderBox, d.Labels[syncer.LabelDownsynced])
+	})
+
+	t.Run("a customized value differs per cluster", func(t *testing.T) {
+		for wec, want := range map[client.Client]string{florinWEC: "in eu", guilderWEC: "in us"} {
+			d := &appsv1.Deployment{}
+			require.NoError(t, wec.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "commond"}, d))
+			assert.Equal(t, want, d.Spec.Template.Spec.Containers[0].Env[0].Value)
+		}
+	})
+
+	t.Run("status set in a cluster reaches the wrapper and, for a singleton, the workload", func(t *testing.T) {
+		d := &appsv1.Deployment{}
+		require.NoError(t, guilderWEC.Get(ctx, client.ObjectKey{Namespace: "specialstuff", Name: "speciald"}, d))
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, UpdatedReplicas: 1,
+			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"}}}
+		require.NoError(t, guilderWEC.Status().Update(ctx, d))
+
+		eventually(t, time.Minute, "the wrapper reports it", func() bool {
+			w := findWrapper(t, espw, guilderBox, "Deployment", "specialstuff", "speciald")
+			return w != nil && w.Status.ReportedState != nil && w.Status.ReportedState.Status != nil &&
+				availableReplicas(w.Status.ReportedState.Status.Raw) == 1
+		})
+		eventually(t, time.Minute, "the workload object in the workspace has it", func() bool {
+			got := &appsv1.Deployment{}
+			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Namespace: "specialstuff", Name: "speciald"}, got))
+			return got.Status.AvailableReplicas == 1 && len(got.Status.Conditions) == 1
+		})
+		got := &appsv1.Deployment{}
+		require.NoError(t, wmw.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "commond"}, got))
+		assert.Equal(t, "2", got.Annotations[wrapper.AnnotationExecutingCount])
+		assert.Zero(t, got.Status.AvailableReplicas, "an object with two destinations gets no singleton status")
+	})
+
+	t.Run("an object of a CRD made in a cluster is upsynced", func(t *testing.T) {
+		sprocket := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "group1.test/v1", "kind": "Sprocket",
+			"metadata": map[string]any{"name": "george", "namespace": "default"}, "spec": map[string]any{"teeth": int64(12)},
+		}}
+		eventually(t, time.Minute, "guilder serves sprockets", func() bool { return guilderWEC.Create(ctx, sprocket.DeepCopy()) == nil })
+		eventually(t, time.Minute, "it is in guilder's mailbox", func() bool {
+			list := &edgev2alpha1.WrappedObjectList{}
+			require.NoError(t, espw.List(ctx, list, client.InNamespace(guilderBox), client.MatchingLabels{syncer.LabelUpsync: "true"}))
+			for i := range list.Items {
+				if obj, err := wrapper.Unwrap(&list.Items[i]); err == nil && obj.GetKind() == "Sprocket" && obj.GetName() == "george" {
+					return true
+				}
+			}
+			return false
+		})
+	})
+
+	t.Run("editing the workspace object updates both clusters; create-once objects stay", func(t *testing.T) {
+		for name, value := range map[string]string{"httpd-htdocs": "v2", "seed": "second"} {
+			cm := &corev1.ConfigMap{}
+			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: name}, cm))
+			for k := range cm.Data {
+				cm.Data[k] = value
+			}
+			require.NoError(t, wmw.Update(ctx, cm))
+		}
+		for _, wec := range []client.Client{florinWEC, guilderWEC} {
+			eventually(t, time.Minute, "httpd-htdocs is v2", func() bool {
+				cm := &corev1.ConfigMap{}
+				return wec.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "httpd-htdocs"}, cm) == nil && cm.Data["index.html"] == "v2"
+			})
+			cm := &corev1.ConfigMap{}
+			require.NoError(t, wec.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "seed"}, cm))
+			assert.Equal(t, "first", cm.Data["k"], "downsync-overwrite: false")
+		}
+	})
+
+	t.Run("what controllers make from downsynced objects is left alone", func(t *testing.T) {
+		d := &appsv1.Deployment{}
+		require.NoError(t, florinWEC.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "commond"}, d))
+		rs := &appsv1.ReplicaSet{
+			ObjectMeta: metav1.ObjectMeta{Name: "commond-abc", Namespace: "commonstuff", Labels: d.Spec.Template.Labels,
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: d.Name, UID: d.UID, Controller: ptr.To(true)}}},
+			Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](1), Selector: d.Spec.Selector, Template: d.Spec.Template},
+		}
+		require.NoError(t, florinWEC.Create(ctx, rs))
+		// A controller also writes the Deployment's own fields.
+		d.Annotations = map[string]string{"deployment.kubernetes.io/revision": "1"}
+		require.NoError(t, florinWEC.Update(ctx, d))
+		consistently(t, 5*time.Second, "the ReplicaSet and the controller's annotation stay", func() bool {
+			got := &appsv1.Deployment{}
+			require.NoError(t, florinWEC.Get(ctx, client.ObjectKeyFromObject(d), got))
+			return got.Annotations["deployment.kubernetes.io/revision"] == "1" &&
+				florinWEC.Get(ctx, client.ObjectKeyFromObject(rs), &appsv1.ReplicaSet{}) == nil
+		})
+	})
+
+	t.Run("the syncer reports a heartbeat", func(t *testing.T) {
+		cfg := &edgev2alpha1.SyncerConfig{}
+		eventually(t, time.Minute, "heartbeat recorded", func() bool {
+			return espw.Get(ctx, client.ObjectKey{Namespace: guilderBox, Name: wrapper.SyncerConfigName}, cfg) == nil && cfg.Status.LastSyncerHeartbeatTime != nil
+		})
+	})
+
+	t.Run("killing and restarting the syncer and the translator mid-way ends in the same state", func(t *testing.T) {
+		guilderSyncer.Stop()
+		translator.Stop()
+		require.NoError(t, wmw.Delete(ctx, &edgev2alpha1.EdgePlacement{ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-s"}}))
+		cm := &corev1.ConfigMap{}
+		require.NoError(t, wmw.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "httpd-htdocs"}, cm))
+		cm.Data["index.html"] = "v3"
+		require.NoError(t, wmw.Update(ctx, cm))
+		translator.Start()
+		guilderSyncer.Start()
+
+		eventually(t, 2*time.Minute, "speciald is gone from guilder", func() bool {
+			return apierrors.IsNotFound(guilderWEC.Get(ctx, client.ObjectKey{Namespace: "specialstuff", Name: "speciald"}, &appsv1.Deployment{}))
+		})
+		eventually(t, time.Minute, "httpd-htdocs is v3 in guilder", func() bool {
+			got := &corev1.ConfigMap{}
+			return guilderWEC.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "httpd-htdocs"}, got) == nil && got.Data["index.html"] == "v3"
+		})
+	})
+
+	t.Run("deleting the placement removes what the syncer made and nothing else", func(t *testing.T) {
+		// Something of guilder's own in a namespace the syncer made.
+		require.NoError(t, guilderWEC.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "local-notes", Namespace: "commonstuff"}}))
+		require.NoError(t, wmw.Delete(ctx, &edgev2alpha1.EdgePlacement{ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-c"}}))
+		for _, wec := range []client.Client{florinWEC, guilderWEC} {
+			eventually(t, time.Minute, "commond is gone", func() bool {
+				return apierrors.IsNotFound(wec.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "commond"}, &appsv1.Deployment{}))
+			})
+			eventually(t, time.Minute, "httpd-htdocs is gone", func() bool {
+				return apierrors.IsNotFound(wec.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "httpd-htdocs"}, &corev1.ConfigMap{}))
+			})
+			require.NoError(t, wec.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "local-notes"}, &corev1.ConfigMap{}), "the cluster's own object stays")
+			ns := &corev1.Namespace{}
+			require.NoError(t, wec.Get(ctx, client.ObjectKey{Name: "commonstuff"}, ns))
+			assert.True(t, ns.DeletionTimestamp.IsZero(), "a namespace holding the cluster's own objects is kept")
+		}
+	})
+}
+
+func clientFor(t *testing.T, api *framework.APIServer) client.Client {
+	t.Helper()
+	c, err := client.New(api.Config, client.Options{Scheme: apis.NewScheme()})
+	require.NoError(t, err)
+	return c
+}
+
+func ensureLocation(t *testing.T, c client.Client, name string, labels map[string]string) *edgev2alpha1.SyncTarget {
+	t.Helper()
+	stLabels := map[string]string{"id": name}
+	for k, v := range labels {
+		stLabels[k] = v
+	}
+	st := &edgev2alpha1.SyncTarget{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: stLabels}}
+	require.NoError(t, c.Create(t.Context(), st))
+	require.NoError(t, c.Create(t.Context(), &edgev2alpha1.Location{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: edgev2alpha1.LocationSpec{
+			Resource:         edgev2alpha1.GroupVersionResource{Group: "edge.kubestellar.io", Version: "v2alpha1", Resource: "synctargets"},
+			InstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"id": name}},
+		},
+	}))
+	return st
+}
+
+func deployment(name, namespace string) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "main", Image: "registry.example/app:1", Env: []corev1.EnvVar{{Name: "WHERE", Value: "anywhere"}},
+				}}},
+			},
+		},
+	}
+}
+
+func sprocketCRD() *apiextensionsv1.CustomResourceDefinition {
+	return &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "sprockets.group1.test"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "group1.test",
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "sprockets", Singular: "sprocket", Kind: "Sprocket", ListKind: "SprocketList"},
+			Scope: apiextensionsv1.NamespaceScoped,
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: ptr.To(true)}}}},
+		},
+	}
+}
+
+func findWrapper(t *testing.T, espw client.Client, box, kind, namespace, name string) *edgev2alpha1.WrappedObject {
+	t.Helper()
+	list := &edgev2alpha1.WrappedObjectList{}
+	require.NoError(t, espw.List(t.Context(), list, client.InNamespace(box)))
+	for i := range list.Items {
+		obj, err := wrapper.Unwrap(&list.Items[i])
+		if err == nil && obj.GetKind() == kind && obj.GetNamespace() == namespace && obj.GetName() == name {
+			return &list.Items[i]
+		}
+	}
+	return nil
+}
+
+func availableReplicas(raw []byte) int {
+	var s appsv1.DeploymentStatus
+	if json.Unmarshal(raw, &s) != nil {
+		return -1
+	}
+	return int(s.AvailableReplicas)
+}
+
+func eventuallyExists(t *testing.T, c client.Client, obj client.Object, namespace, name string) {
+	t.Helper()
+	eventually(t, 2*time.Minute, "exists: "+namespace+"/"+name, func() bool {
+		return c.Get(t.Context(), client.ObjectKey{Namespace: namespace, Name: name}, obj) == nil
+	})
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		return cond(), nil
+	})
+	require.NoError(t, err, "%s within %s", what, timeout)
+}
+
+func consistently(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		require.True(t, cond(), what)
+		time.Sleep(200 * time.Millisecond)
+	}
+}
