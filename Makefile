@@ -60,12 +60,12 @@ $(BIN_DIR)/kube-apiserver $(BIN_DIR)/kube-controller-manager: $(BIN_DIR)/%: $(KU
 	cp -f $< $@
 
 .PHONY: run
-run: build ## Start the space server as a background process on the embedded default (state in .kubestellar/) and print the KUBECONFIG to use.
-	hack/run-space-server.sh start
+run: build ## Build, then `kubestellar start`: the core as background processes on the embedded default (state in .kubestellar/, logs in kubestellar-logs/).
+	$(BIN_DIR)/kubestellar start
 
 .PHONY: stop
-stop: ## Stop what `make run` started.
-	hack/run-space-server.sh stop
+stop: ## `kubestellar stop`: stop what `make run` started.
+	$(BIN_DIR)/kubestellar stop
 
 .PHONY: test
 test: verify lint test-go ## Everything CI checks: generated files, formatting, lint, unit and integration tests.
@@ -120,6 +120,10 @@ $(GOLANGCI_LINT):
 
 ##@ Later work
 
-.PHONY: e2e images push dist quickstart
-e2e images push dist quickstart: ## Not available yet in this version.
+.PHONY: quickstart
+quickstart: build testbin ## The florin/guilder example as bare processes, step by step; KEEP=true leaves it running.
+	KUBECTL=$(KUBE_BIN_DIR)/kubectl hack/quickstart.sh
+
+.PHONY: e2e images push dist
+e2e images push dist: ## Not available yet in this version.
 	@echo "make $@ is not available yet in this version of KubeStellar" >&2; exit 1

@@ -1,0 +1,86 @@
+// Package cli is KubeStellar's command-line interface: the kubectl-kubestellar plugin, the
+// kubestellar command for bare-process mode, and kubestellar-list-syncing-objects. Each
+// command parses its flags and hands the work to the package of its concern.
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubestellar/kubestellar/pkg/apis"
+	"github.com/kubestellar/kubestellar/pkg/spaces"
+)
+
+// Default paths of the spaces, as the original KubeStellar names its workspaces.
+const (
+	DefaultIMW  = "root:imw1"
+	DefaultWMW  = "root:wmw1"
+	DefaultESPW = "root:espw"
+)
+
+// env is what every command shares: the kubectl flags, the streams, -X.
+type env struct {
+	flags   *genericclioptions.ConfigFlags
+	streams genericiooptions.IOStreams
+	trace   bool
+}
+
+// step prints, with -X, each step as it is taken.
+func (e *env) step(format string, args ...any) {
+	if e.trace {
+		fmt.Fprintf(e.streams.ErrOut, "+ "+format+"\n", args...)
+	}
+}
+
+// say prints a result line.
+func (e *env) say(format string, args ...any) {
+	fmt.Fprintf(e.streams.Out, format+"\n", args...)
+}
+
+// progress prints a line about a long wait.
+func (e *env) progress(format string, args ...any) {
+	fmt.Fprintf(e.streams.ErrOut, format+"\n", args...)
+}
+
+func (e *env) addTrace(cmd *cobra.Command) {
+	cmd.Flags().BoolVarP(&e.trace, "trace", "X", false, "print each step as it is taken")
+}
+
+// spaces returns a client for the space server the kubeconfig reaches, and the current path.
+func (e *env) spaces() (*spaces.Client, string, error) {
+	cfg, err := e.flags.ToRESTConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	return spaces.NewClient(cfg)
+}
+
+// clientFor returns a client for the space at path.
+func clientFor(c *spaces.Client, path string) (client.Client, error) {
+	return client.New(c.Config(path), client.Options{Scheme: apis.NewScheme()})
+}
+
+// caData returns the CA a client configuration trusts, from data or file.
+func caData(cfg *rest.Config) ([]byte, error) {
+	if len(cfg.CAData) > 0 {
+		return cfg.CAData, nil
+	}
+	if cfg.CAFile != "" {
+		return readFile(cfg.CAFile)
+	}
+	return nil, nil
+}
+
+func readFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return data, nil
+}

@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubestellar/kubestellar/pkg/localrun"
+	"github.com/kubestellar/kubestellar/pkg/spaces"
+)
+
+// NewKubestellarCommand returns the kubestellar command: init, start and stop of the core as
+// bare processes on this machine.
+func NewKubestellarCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &localrun.Options{Out: streams.Out}
+	var imws, wmws string
+	var trace bool
+	root := &cobra.Command{
+		Use:   "kubestellar",
+		Short: "Run the KubeStellar core as processes on this machine",
+		Long: `kubestellar runs the KubeStellar core as bare processes on this machine: the space server
+(with --local-kcp, the default) and the mailbox controller, where-resolver and placement
+translator, in the background, with their logs and pid files in --log-folder.
+
+  kubestellar start   stop what runs, start everything, then init
+  kubestellar init    wait for the space server; ensure root:espw with the KubeStellar API,
+                      the inventory (--ensure-imw) and workload (--ensure-wmw) spaces
+  kubestellar stop    stop the processes recorded in --log-folder`,
+		SilenceErrors: true,
+	}
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	pf := root.PersistentFlags()
+	pf.BoolVarP(&o.Verbose, "verbose", "V", false, "more detail in the processes' logs")
+	pf.BoolVarP(&trace, "trace", "X", false, "print each step as it is taken")
+	pf.StringVar(&o.LogFolder, "log-folder", "./kubestellar-logs", "folder for the processes' logs and pid files")
+	pf.BoolVar(&o.LocalServer, "local-kcp", true, "run the space server on this machine (false: use the one --kubeconfig reaches)")
+	pf.StringVar(&imws, "ensure-imw", DefaultIMW, `inventory management spaces to ensure, comma-separated ("" for none)`)
+	pf.StringVar(&wmws, "ensure-wmw", DefaultWMW, `workload management spaces to ensure, comma-separated ("" for none)`)
+	pf.StringVar(&o.RootDir, "root-dir", ".kubestellar", "state directory of the local space server")
+	pf.IntVar(&o.SecurePort, "secure-port", 6443, "port of the local space server")
+	pf.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig reaching the space server when --local-kcp=false (default: $KUBECONFIG)")
+	pf.StringVar(&o.Context, "context", "", "context in --kubeconfig")
+	pf.DurationVar(&o.Timeout, "timeout", 3*time.Minute, "how long to wait for each step")
+	o.ESPWPath = DefaultESPW
+
+	prepare := func(cmd *cobra.Command, _ []string) error {
+		var err error
+		if o.IMWs, err = pathList("--ensure-imw", imws); err != nil {
+			return err
+		}
+		if o.WMWs, err = pathList("--ensure-wmw", wmws); err != nil {
+			return err
+		}
+		if trace {
+			o.Trace = streams.ErrOut
+		}
+		if !o.LocalServer && o.Kubeconfig == "" {
+			o.Kubeconfig = clientcmd.NewDefaultClientConfigLoadingRules().GetDefaultFilename()
+		}
+		cmd.SilenceUsage = true
+		return nil
+	}
+	root.AddCommand(
+		&cobra.Command{Use: "init", Short: "Ensure the core space, IMWs and WMWs", Args: cobra.NoArgs, PreRunE: prepare,
+			RunE: func(cmd *cobra.Command, _ []string) error { return localrun.Init(cmd.Context(), o) }},
+		&cobra.Command{Use: "start", Short: "Start the space server and the controllers, then init", Args: cobra.NoArgs, PreRunE: prepare,
+			RunE: func(cmd *cobra.Command, _ []string) error { return localrun.Start(cmd.Context(), o) }},
+		&cobra.Command{Use: "stop", Short: "Stop the processes that start started", Args: cobra.NoArgs, PreRunE: prepare,
+			RunE: func(cmd *cobra.Command, _ []string) error { return localrun.Stop(cmd.Context(), o) }},
+	)
+	return root
+}
+
+// pathList parses a comma-separated list of space paths.
+func pathList(flag, value string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(value, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if err := spaces.ValidatePath(p); err != nil || p == spaces.RootPath {
+			return nil, fmt.Errorf("%s: %q is not a space path such as root:imw1", flag, p)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

@@ -1,0 +1,267 @@
+// Package localrun runs the KubeStellar core as bare processes on this machine: the space
+// server and the controllers, in the background, with their logs and pid files in a folder.
+package localrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubestellar/kubestellar/pkg/bootstrap"
+	"github.com/kubestellar/kubestellar/pkg/spaces"
+	"github.com/kubestellar/kubestellar/pkg/spaces/server"
+)
+
+// Options configure the bare-process core.
+type Options struct {
+	// RootDir is the space server's state directory.
+	RootDir string
+	// LogFolder holds each process's log and pid file.
+	LogFolder string
+	// LocalServer runs the space server here; otherwise Kubeconfig reaches one.
+	LocalServer bool
+	// SecurePort is the local space server's port.
+	SecurePort int
+	// Kubeconfig and Context reach a space server that is not local.
+	Kubeconfig, Context string
+	// ESPWPath, IMWs and WMWs are what init ensures.
+	ESPWPath   string
+	IMWs, WMWs []string
+	// BinDir holds the binaries; beside this program when empty.
+	BinDir string
+	// Timeout bounds each wait.
+	Timeout time.Duration
+	// Out gets progress; Trace, when set, gets each step as it is taken.
+	Out, Trace io.Writer
+	// Verbose raises the processes' log verbosity.
+	Verbose bool
+}
+
+// controllers are the controller binaries, in start order.
+var controllers = []string{"mailbox-controller", "kubestellar-where-resolver", "placement-translator"}
+
+const spaceServer = "kubestellar-space-server"
+
+// step writes a step to the trace.
+func (o *Options) step(format string, args ...any) {
+	if o.Trace != nil {
+		fmt.Fprintf(o.Trace, "+ "+format+"\n", args...)
+	}
+}
+
+func (o *Options) say(format string, args ...any) {
+	fmt.Fprintf(o.Out, format+"\n", args...)
+}
+
+// KubeconfigPath is the admin kubeconfig of the local space server.
+func (o *Options) KubeconfigPath() string {
+	abs, err := filepath.Abs(filepath.Join(o.RootDir, server.AdminKubeconfig))
+	if err != nil {
+		return filepath.Join(o.RootDir, server.AdminKubeconfig)
+	}
+	return abs
+}
+
+func (o *Options) kubeconfig() (string, string) {
+	if o.LocalServer {
+		return o.KubeconfigPath(), ""
+	}
+	return o.Kubeconfig, o.Context
+}
+
+func (o *Options) bin(name string) (string, error) {
+	dir := o.BinDir
+	if dir == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Dir(self)
+	}
+	if p := filepath.Join(dir, name); fileExists(p) {
+		return p, nil
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s was found neither in %s nor on PATH; build it with `make build`", name, dir)
+}
+
+func (o *Options) pidFile(name string) string { return filepath.Join(o.LogFolder, name+".pid") }
+func (o *Options) logFile(name string) string { return filepath.Join(o.LogFolder, name+".log") }
+
+// Init waits for the space server and ensures the core space, IMWs and WMWs.
+func Init(ctx context.Context, o *Options) error {
+	path, context := o.kubeconfig()
+	o.step("init using kubeconfig %s", path)
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = path
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	if err != nil {
+		return fmt.Errorf("reading the kubeconfig: %w", err)
+	}
+	c, _, err := spaces.NewClient(cfg)
+	if err != nil {
+		return err
+	}
+	return bootstrap.Init(ctx, c, bootstrap.Options{
+		ESPWPath: o.ESPWPath, IMWs: o.IMWs, WMWs: o.WMWs, Timeout: o.Timeout,
+		Progress: func(format string, args ...any) { o.step(format, args...); o.say(format, args...) },
+	})
+}
+
+// Start stops what runs, starts the space server (if local) and the controllers in the
+// background, does Init, and prints how to use the result.
+func Start(ctx context.Context, o *Options) error {
+	if err := Stop(ctx, o); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.LogFolder, 0o755); err != nil {
+		return fmt.Errorf("creating --log-folder: %w", err)
+	}
+	v := "-v=1"
+	if o.Verbose {
+		v = "-v=3"
+	}
+	if o.LocalServer {
+		args := []string{"--root-dir", o.RootDir, "--secure-port", strconv.Itoa(o.SecurePort), v}
+		if err := o.launch(spaceServer, args); err != nil {
+			return err
+		}
+		if err := o.waitForKubeconfig(ctx); err != nil {
+			return err
+		}
+	}
+	kubeconfig, context := o.kubeconfig()
+	for i, name := range controllers {
+		args := []string{
+			"--root-kubeconfig", kubeconfig, "--base-kubeconfig", kubeconfig, "--espw-path", o.ESPWPath,
+			// Each serves /metrics on its own port beside the others.
+			"--server-bind-address", fmt.Sprintf("127.0.0.1:%d", 10203+i), v,
+		}
+		if context != "" {
+			args = append(args, "--root-context", context)
+		}
+		if err := o.launch(name, args); err != nil {
+			return err
+		}
+	}
+	if err := Init(ctx, o); err != nil {
+		return fmt.Errorf("%w (the processes keep running; see the logs in %s, and `kubestellar stop` to stop them)", err, o.LogFolder)
+	}
+	o.say("KubeStellar is running. To use it:")
+	o.say("  export KUBECONFIG=%s", kubeconfig)
+	return nil
+}
+
+// launch starts a program in the background, in its own session so that it outlives this
+// command, and records its pid.
+func (o *Options) launch(name string, args []string) error {
+	path, err := o.bin(name)
+	if err != nil {
+		return err
+	}
+	o.step("%s %s > %s 2>&1 &", path, strings.Join(args, " "), o.logFile(name))
+	log, err := os.OpenFile(o.logFile(name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	cmd := exec.Command(path, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", name, err)
+	}
+	pid := cmd.Process.Pid
+	_ = cmd.Process.Release()
+	if err := os.WriteFile(o.pidFile(name), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+		return err
+	}
+	o.say("Started %s (pid %d, log %s)", name, pid, o.logFile(name))
+	return nil
+}
+
+func (o *Options) waitForKubeconfig(ctx context.Context) error {
+	start, last := time.Now(), time.Now()
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, o.Timeout, true, func(context.Context) (bool, error) {
+		if running, _ := o.running(spaceServer); !running {
+			return false, fmt.Errorf("%s exited; see %s", spaceServer, o.logFile(spaceServer))
+		}
+		if time.Since(last) >= 10*time.Second {
+			last = time.Now()
+			o.say("Waiting for the space server (%s so far)", time.Since(start).Round(time.Second))
+		}
+		return fileExists(o.KubeconfigPath()), nil
+	})
+	if err != nil {
+		return fmt.Errorf("the space server did not write %s: %w", o.KubeconfigPath(), err)
+	}
+	return nil
+}
+
+// running reports whether the recorded process of name runs, and its pid. A pid now used by
+// another program is not ours.
+func (o *Options) running(name string) (bool, int) {
+	data, err := os.ReadFile(o.pidFile(name))
+	if err != nil {
+		return false, 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return false, 0
+	}
+	cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	if err != nil {
+		return false, pid
+	}
+	program, _, _ := strings.Cut(string(cmdline), "\x00")
+	return filepath.Base(program) == name, pid
+}
+
+// Stop stops every process recorded in the log folder, controllers first, by pid.
+func Stop(ctx context.Context, o *Options) error {
+	var errs []error
+	for _, name := range append(append([]string{}, controllers...), spaceServer) {
+		running, pid := o.running(name)
+		if !running {
+			if pid != 0 {
+				_ = os.Remove(o.pidFile(name))
+			}
+			continue
+		}
+		o.step("kill -TERM %d  # %s", pid, name)
+		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("stopping %s (pid %d): %w", name, pid, err))
+			continue
+		}
+		// The space server stops its spaces' API servers before it exits.
+		stopped := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+			r, _ := o.running(name)
+			return !r, nil
+		}) == nil
+		if !stopped {
+			o.step("kill -KILL %d  # %s", pid, name)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		_ = os.Remove(o.pidFile(name))
+		o.say("Stopped %s (pid %d)", name, pid)
+	}
+	return errors.Join(errs...)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

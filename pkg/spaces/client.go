@@ -1,0 +1,193 @@
+package spaces
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	spacev1alpha1 "github.com/kubestellar/kubestellar/pkg/apis/space/v1alpha1"
+)
+
+// Client works with the spaces of one space server.
+type Client struct {
+	// Base is the client configuration of the server's base URL.
+	Base *rest.Config
+	root client.Client
+}
+
+// SplitURL splits a server URL such as https://h:6443/clusters/root:imw1 into the base URL
+// and the space path ("" when the URL names no space).
+func SplitURL(server string) (base, path string, err error) {
+	u, err := url.Parse(server)
+	if err != nil {
+		return "", "", fmt.Errorf("server URL %q: %w", server, err)
+	}
+	before, after, found := strings.Cut(u.Path, ClustersPrefix)
+	if found {
+		path = strings.Trim(after, "/")
+		u.Path = before
+	}
+	return strings.TrimSuffix(u.String(), "/"), path, nil
+}
+
+// NewClient returns a client for the server that cfg reaches, and the path of the space cfg
+// addresses ("" when it addresses none).
+func NewClient(cfg *rest.Config) (*Client, string, error) {
+	base, path, err := SplitURL(cfg.Host)
+	if err != nil {
+		return nil, "", err
+	}
+	baseConfig := rest.CopyConfig(cfg)
+	baseConfig.Host = base
+	scheme := runtime.NewScheme()
+	utilruntime.Must(spacev1alpha1.AddToScheme(scheme))
+	root, err := client.New(ConfigFor(baseConfig, RootPath), client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, "", err
+	}
+	return &Client{Base: baseConfig, root: root}, path, nil
+}
+
+// Config returns the client configuration for the space at path.
+func (c *Client) Config(path string) *rest.Config { return ConfigFor(c.Base, path) }
+
+// ErrNotFound says a space does not exist.
+var ErrNotFound = errors.New("no such space")
+
+// Get returns the Space object that declares path; root has none, so it returns nil for it.
+func (c *Client) Get(ctx context.Context, path string) (*spacev1alpha1.Space, error) {
+	if err := ValidatePath(path); err != nil {
+		return nil, err
+	}
+	if path == RootPath {
+		return nil, nil
+	}
+	name, _ := ChildName(path)
+	space := &spacev1alpha1.Space{}
+	if err := c.root.Get(ctx, client.ObjectKey{Name: name}, space); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("space %s: %w", path, ErrNotFound)
+		}
+		return nil, fmt.Errorf("reading space %s: %w", path, err)
+	}
+	return space, nil
+}
+
+// ID returns the ID of the space at path.
+func (c *Client) ID(ctx context.Context, path string) (string, error) {
+	space, err := c.Get(ctx, path)
+	if err != nil || space == nil {
+		return RootID, err
+	}
+	if space.Status.Cluster == "" {
+		return "", fmt.Errorf("space %s has no ID yet (phase %q)", path, space.Status.Phase)
+	}
+	return space.Status.Cluster, nil
+}
+
+// List returns the paths of every space, root first.
+func (c *Client) List(ctx context.Context) ([]string, error) {
+	list := &spacev1alpha1.SpaceList{}
+	if err := c.root.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("listing spaces: %w", err)
+	}
+	paths := make([]string, 0, len(list.Items))
+	for _, s := range list.Items {
+		paths = append(paths, ChildPath(s.Name))
+	}
+	sort.Strings(paths)
+	return append([]string{RootPath}, paths...), nil
+}
+
+// Progress receives one line per step of a long operation.
+type Progress func(format string, args ...any)
+
+// Ensure creates the space at path unless it exists, and waits until it is Ready. It reports
+// whether it created the space.
+func (c *Client) Ensure(ctx context.Context, path string, timeout time.Duration, progress Progress) (bool, error) {
+	space, err := c.Get(ctx, path)
+	created := false
+	switch {
+	case path == RootPath:
+		return false, nil
+	case errors.Is(err, ErrNotFound):
+		name, _ := ChildName(path)
+		space = &spacev1alpha1.Space{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if err := c.root.Create(ctx, space); err != nil && !apierrors.IsAlreadyExists(err) {
+			return false, fmt.Errorf("creating space %s: %w", path, err)
+		}
+		created = true
+	case err != nil:
+		return false, err
+	case !space.DeletionTimestamp.IsZero():
+		return false, fmt.Errorf("space %s is being deleted; try again once it is gone", path)
+	}
+	return created, c.WaitReady(ctx, path, timeout, progress)
+}
+
+// WaitReady waits until the space at path is Ready.
+func (c *Client) WaitReady(ctx context.Context, path string, timeout time.Duration, progress Progress) error {
+	start, last := time.Now(), time.Now()
+	var space *spacev1alpha1.Space
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		var err error
+		space, err = c.Get(ctx, path)
+		if err != nil {
+			return false, nil //nolint:nilerr // keep waiting through transient errors
+		}
+		if space == nil || space.Status.Phase == spacev1alpha1.SpacePhaseReady {
+			return true, nil
+		}
+		if progress != nil && time.Since(last) > 5*time.Second {
+			last = time.Now()
+			progress("Waiting for space %s to be Ready (phase %q, %s so far)", path, space.Status.Phase, time.Since(start).Round(time.Second))
+		}
+		return false, nil
+	})
+	if err != nil {
+		phase := "unknown"
+		if space != nil {
+			phase = string(space.Status.Phase)
+		}
+		return fmt.Errorf("space %s is not Ready after %s (phase %s)", path, timeout, phase)
+	}
+	return nil
+}
+
+// Delete deletes the space at path and waits until it is gone. Deleting a space that does
+// not exist is not an error; it reports whether there was one.
+func (c *Client) Delete(ctx context.Context, path string, timeout time.Duration) (bool, error) {
+	if path == RootPath {
+		return false, errors.New("the root space cannot be deleted")
+	}
+	space, err := c.Get(ctx, path)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := c.root.Delete(ctx, space); client.IgnoreNotFound(err) != nil {
+		return false, fmt.Errorf("deleting space %s: %w", path, err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		_, err := c.Get(ctx, path)
+		return errors.Is(err, ErrNotFound), nil
+	})
+	if err != nil {
+		return true, fmt.Errorf("space %s is still there after %s", path, timeout)
+	}
+	return true, nil
+}

@@ -1,0 +1,206 @@
+// Package syncergen prepares a workload execution cluster's syncer: credentials that reach
+// only its mailbox, and the manifest that runs it in the cluster.
+package syncergen
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubestellar/kubestellar/pkg/kubeconfig"
+	"github.com/kubestellar/kubestellar/pkg/syncer"
+)
+
+// WaitForMailbox waits until the mailbox namespace exists in the core space.
+func WaitForMailbox(ctx context.Context, espw client.Client, mailbox string, timeout time.Duration, progress func(string, ...any)) error {
+	start, last := time.Now(), time.Now()
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		ns := &corev1.Namespace{}
+		err := espw.Get(ctx, client.ObjectKey{Name: mailbox}, ns)
+		if err == nil && ns.DeletionTimestamp.IsZero() {
+			return true, nil
+		}
+		if time.Since(last) >= 5*time.Second {
+			last = time.Now()
+			progress("Waiting for mailbox %s (%s so far)", mailbox, time.Since(start).Round(time.Second))
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("mailbox %s did not appear within %s; is the mailbox controller running, and is the SyncTarget in a space it watches?", mailbox, timeout)
+	}
+	return nil
+}
+
+// PrepareMailbox gives the syncer named name a ServiceAccount, Role and RoleBinding reaching
+// only the mailbox, and a long-lived token, which it returns. It is idempotent.
+func PrepareMailbox(ctx context.Context, espw client.Client, mailbox, name string, timeout time.Duration) (string, error) {
+	for _, obj := range syncer.MailboxAccess(mailbox, name) {
+		desired := obj.DeepCopyObject().(client.Object)
+		if err := espw.Create(ctx, obj); err != nil {
+			if !apierrors.IsAlreadyExists(err) {
+				return "", fmt.Errorf("creating %s %s in the mailbox: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+			}
+			// Keep the access as this version defines it.
+			if err := espw.Patch(ctx, desired, client.Merge); err != nil {
+				return "", fmt.Errorf("updating %s %s in the mailbox: %w", desired.GetObjectKind().GroupVersionKind().Kind, desired.GetName(), err)
+			}
+		}
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: mailbox, Name: name + "-token", Annotations: map[string]string{corev1.ServiceAccountNameKey: name}},
+		Type:       corev1.SecretTypeServiceAccountToken,
+	}
+	if err := espw.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", fmt.Errorf("creating the syncer's token Secret: %w", err)
+	}
+	var token string
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		got := &corev1.Secret{}
+		if err := espw.Get(ctx, client.ObjectKeyFromObject(secret), got); err != nil {
+			return false, nil //nolint:nilerr // keep waiting
+		}
+		token = string(got.Data[corev1.ServiceAccountTokenKey])
+		return token != "", nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("the token of the syncer's ServiceAccount was not issued within %s", timeout)
+	}
+	return token, nil
+}
+
+// ManifestOptions describe a syncer to run in a workload execution cluster.
+type ManifestOptions struct {
+	// Name is the syncer's (and the SyncTarget's) name.
+	Name          string
+	SyncTargetUID types.UID
+	Mailbox       string
+	Image         string
+	// Server is the URL of the core space; CA verifies it; Token authenticates the syncer.
+	Server string
+	CA     []byte
+	Token  string
+}
+
+// Validate checks the options.
+func (o ManifestOptions) Validate() error {
+	var errs []error
+	if o.Name == "" || o.Mailbox == "" || o.Server == "" || o.Token == "" {
+		errs = append(errs, errors.New("the syncer's name, mailbox, server and token are required"))
+	}
+	if o.Image == "" {
+		errs = append(errs, errors.New("--syncer-image is required"))
+	}
+	if len(o.CA) == 0 {
+		errs = append(errs, errors.New("the kubeconfig used has no CA data for the server; the syncer would not be able to verify it"))
+	}
+	return errors.Join(errs...)
+}
+
+// Manifest returns the objects to apply in the workload execution cluster, as YAML, and the
+// name of the namespace they run in: kubestellar-syncer-<name>-<8 random characters>.
+func Manifest(o ManifestOptions) ([]byte, string, error) {
+	if err := o.Validate(); err != nil {
+		return nil, "", err
+	}
+	ns := "kubestellar-syncer-" + o.Name + "-" + utilrand.String(8)
+	name := "kubestellar-syncer-" + o.Name
+	labels := map[string]string{"app.kubernetes.io/name": "kubestellar-syncer", "edge.kubestellar.io/sync-target-name": o.Name}
+
+	upstream := kubeconfig.ForServer("mailbox", o.Server, name, kubeconfig.Credentials{CA: o.CA, Token: o.Token})
+	upstream.Contexts["mailbox"].Namespace = o.Mailbox
+	upstreamBytes, err := clientcmd.Write(*upstream)
+	if err != nil {
+		return nil, "", err
+	}
+
+	objs := []any{
+		&corev1.Namespace{TypeMeta: meta("v1", "Namespace"), ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels}},
+		&corev1.ServiceAccount{TypeMeta: meta("v1", "ServiceAccount"), ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}},
+		&rbacv1.ClusterRole{
+			TypeMeta:   meta("rbac.authorization.k8s.io/v1", "ClusterRole"),
+			ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels},
+			// The syncer creates whatever kinds of objects are placed on this cluster,
+			// RBAC objects and CRDs included, so it needs them all.
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}}},
+		},
+		&rbacv1.ClusterRoleBinding{
+			TypeMeta:   meta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+			ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: ns},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: ns, Name: name}},
+		},
+		&corev1.Secret{
+			TypeMeta:   meta("v1", "Secret"),
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+			StringData: map[string]string{"kubeconfig": string(upstreamBytes)},
+		},
+		&appsv1.Deployment{
+			TypeMeta:   meta("apps/v1", "Deployment"),
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: ptr.To[int32](1),
+				Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec: corev1.PodSpec{
+						ServiceAccountName: name,
+						SecurityContext: &corev1.PodSecurityContext{
+							RunAsNonRoot: ptr.To(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+						},
+						Containers: []corev1.Container{{
+							Name:  "syncer",
+							Image: o.Image,
+							Args: []string{
+								"--from-kubeconfig=/kubestellar/mailbox/kubeconfig",
+								"--sync-target-name=" + o.Name,
+								"--sync-target-uid=" + string(o.SyncTargetUID),
+								"-v=2",
+							},
+							VolumeMounts: []corev1.VolumeMount{{Name: "mailbox", MountPath: "/kubestellar/mailbox", ReadOnly: true}},
+							Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+								corev1.ResourceCPU: resource.MustParse("20m"), corev1.ResourceMemory: resource.MustParse("64Mi"),
+							}},
+							SecurityContext: &corev1.SecurityContext{
+								AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
+								Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+							},
+						}},
+						Volumes: []corev1.Volume{{Name: "mailbox", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}}},
+					},
+				},
+			},
+		},
+	}
+	var out bytes.Buffer
+	for _, obj := range objs {
+		data, err := yaml.Marshal(obj)
+		if err != nil {
+			return nil, "", err
+		}
+		out.WriteString("---\n")
+		out.Write(data)
+	}
+	return out.Bytes(), ns, nil
+}
+
+func meta(apiVersion, kind string) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+}
