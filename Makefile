@@ -23,6 +23,11 @@ CONTROLLER_GEN_VERSION := v0.21.0
 GOLANGCI_LINT_VERSION := v2.15.0
 CONTROLLER_GEN := $(CACHE_DIR)/controller-gen-$(CONTROLLER_GEN_VERSION)/controller-gen
 GOLANGCI_LINT := $(CACHE_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+# The helm CLI is built from the same Helm module the binaries embed (a tool of go.mod), so
+# the CLI and the SDK never disagree.
+HELM_VERSION := $(shell awk '$$1 == "helm.sh/helm/v3" && $$2 ~ /^v/ { print $$2; exit }' go.mod)
+HELM := $(CACHE_DIR)/helm-$(HELM_VERSION)/helm
+CHART_DIR := charts/kubestellar
 
 # Build information stamped into every binary.
 VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo v0.0.0-dev)
@@ -89,14 +94,20 @@ verify: $(CONTROLLER_GEN) ## Fail when generated files are stale, code is unform
 	hack/verify.sh $(CONTROLLER_GEN)
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Run go vet and golangci-lint.
+lint: $(GOLANGCI_LINT) $(HELM) ## Run go vet, golangci-lint and helm lint.
 	$(GO) vet ./...
 	$(GOLANGCI_LINT) run ./...
+	$(HELM) lint --strict $(CHART_DIR) --set externalEndpoint=kubestellar.example.com:443
+	$(HELM) lint --strict $(CHART_DIR) --set openshift=true
 
 ##@ Upstream binaries and tools (built from Go modules, cached in CACHE_DIR)
 
 .PHONY: testbin
 testbin: $(KUBE_BIN_DIR)/kube-apiserver $(KUBE_BIN_DIR)/kube-controller-manager $(KUBE_BIN_DIR)/kubectl $(ETCD_BIN_DIR)/etcd ## Build kube-apiserver, kube-controller-manager, kubectl and etcd for tests.
+
+.PHONY: helm
+helm: $(HELM) ## Build the helm CLI (the version go.mod names) and print its path.
+	@echo $(HELM)
 
 .PHONY: print-test-assets
 print-test-assets: ## Print the KUBESTELLAR_TEST_ASSETS value for running go test by hand.
@@ -110,6 +121,10 @@ $(KUBE_BIN_DIR)/%:
 $(ETCD_BIN_DIR)/etcd:
 	@echo "Building etcd $(ETCD_VERSION) from go.etcd.io/etcd/server/v3"
 	cd hack/tools && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@.tmp go.etcd.io/etcd/server/v3
+	mv $@.tmp $@
+
+$(HELM):
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)' -o $@.tmp helm.sh/helm/v3/cmd/helm
 	mv $@.tmp $@
 
 $(CONTROLLER_GEN):
