@@ -10,12 +10,13 @@ import (
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubestellar/kubestellar/charts"
 	"github.com/kubestellar/kubestellar/pkg/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	cmd := cli.NewKubectlKubestellarCommand(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
+	cmd := cli.NewKubectlKubestellarCommand(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, charts.Load)
 	err := cmd.ExecuteContext(ctx)
 	stop()
 	if err != nil {

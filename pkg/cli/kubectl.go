@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"helm.sh/helm/v3/pkg/chart"
+
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +18,7 @@ import (
 
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
 	"github.com/kubestellar/kubestellar/pkg/bootstrap"
+	"github.com/kubestellar/kubestellar/pkg/deploy"
 	"github.com/kubestellar/kubestellar/pkg/inventory"
 	"github.com/kubestellar/kubestellar/pkg/mailbox"
 	"github.com/kubestellar/kubestellar/pkg/spaces"
@@ -23,8 +26,12 @@ import (
 	"github.com/kubestellar/kubestellar/pkg/version"
 )
 
-// NewKubectlKubestellarCommand returns the command tree of `kubectl kubestellar`.
-func NewKubectlKubestellarCommand(streams genericiooptions.IOStreams) *cobra.Command {
+// ChartLoader returns the chart that deploy installs unless --chart says otherwise.
+type ChartLoader func() (*chart.Chart, error)
+
+// NewKubectlKubestellarCommand returns the command tree of `kubectl kubestellar`; deploy
+// installs the chart that loadChart returns.
+func NewKubectlKubestellarCommand(streams genericiooptions.IOStreams, loadChart ChartLoader) *cobra.Command {
 	e := &env{flags: genericclioptions.NewConfigFlags(true), streams: streams}
 	root := &cobra.Command{
 		Use:   "kubectl-kubestellar",
@@ -49,15 +56,12 @@ The usual kubectl flags apply; the server is given with --server (-s means --sil
 	remove := &cobra.Command{Use: "remove", Short: "Delete something; deleting what is not there is fine"}
 	ensure.AddCommand(newEnsureLocation(e), newEnsureWMW(e))
 	remove.AddCommand(newRemoveLocation(e), newRemoveWMW(e))
-	root.AddCommand(ensure, remove, newWS(e), newPrepForSyncer(e), newPrepForCluster(e), newSyncerGen(e))
-	for _, extra := range extraKubectlCommands {
-		root.AddCommand(extra(e))
-	}
+	root.AddCommand(ensure, remove, newWS(e), newPrepForSyncer(e), newPrepForCluster(e), newSyncerGen(e),
+		newDeploy(e, loadChart),
+		newGetKubeconfig(e, "get-internal-kubeconfig", deploy.KeyCluster, "clients inside the hosting cluster (https://kubestellar.<namespace>.svc:6443)"),
+		newGetKubeconfig(e, "get-external-kubeconfig", deploy.KeyExternal, "clients outside the hosting cluster (the external endpoint given to deploy)"))
 	return root
 }
-
-// extraKubectlCommands are subcommands defined in other files.
-var extraKubectlCommands []func(*env) *cobra.Command
 
 // locationOptions are the flags of ensure/remove location.
 type locationOptions struct {

@@ -29,7 +29,9 @@ translator, in the background, with their logs and pid files in --log-folder.
   kubestellar start   stop what runs, start everything, then init
   kubestellar init    wait for the space server; ensure root:espw with the KubeStellar API,
                       the inventory (--ensure-imw) and workload (--ensure-wmw) spaces
-  kubestellar stop    stop the processes recorded in --log-folder`,
+  kubestellar stop    stop the processes recorded in --log-folder
+
+In a hosting cluster, the chart's init container runs kubestellar init-in-cluster.`,
 		SilenceErrors: true,
 	}
 	root.SetOut(streams.Out)
@@ -72,6 +74,7 @@ translator, in the background, with their logs and pid files in --log-folder.
 			RunE: func(cmd *cobra.Command, _ []string) error { return localrun.Start(cmd.Context(), o) }},
 		&cobra.Command{Use: "stop", Short: "Stop the processes that start started", Args: cobra.NoArgs, PreRunE: prepare,
 			RunE: func(cmd *cobra.Command, _ []string) error { return localrun.Stop(cmd.Context(), o) }},
+		newInitInClusterCommand(streams, o, prepare),
 	)
 	return root
 }

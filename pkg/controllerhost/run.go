@@ -32,6 +32,11 @@ type SetupFunc func(ctx context.Context, mgr *multicluster.Manager) error
 // setup adds, until ctx ends.
 func Run(ctx context.Context, o *Options, scheme *runtime.Scheme, setup SetupFunc) error {
 	logger := klog.FromContext(ctx).WithName(o.Name)
+	for _, k := range []*KubeconfigFlags{o.Base, o.Root} {
+		if err := waitForFile(ctx, k.Kubeconfig, logger); err != nil {
+			return err
+		}
+	}
 	base, err := o.Base.RESTConfig()
 	if err != nil {
 		return err
@@ -47,7 +52,7 @@ func Run(ctx context.Context, o *Options, scheme *runtime.Scheme, setup SetupFun
 	}
 
 	if o.ServerBindAddress != "" {
-		stop, err := serve(ctx, o.ServerBindAddress, mgr.SourcesSynced)
+		stop, err := Serve(ctx, o.ServerBindAddress, mgr.SourcesSynced)
 		if err != nil {
 			return err
 		}
@@ -63,8 +68,9 @@ func Run(ctx context.Context, o *Options, scheme *runtime.Scheme, setup SetupFun
 	return runElected(ctx, o.Name, root, logger, mgr.Start)
 }
 
-// serve runs the HTTP server for metrics, profiling and probes.
-func serve(ctx context.Context, addr string, ready func() bool) (func(), error) {
+// Serve runs the HTTP server for metrics, profiling and probes (/healthz always answers,
+// /readyz once ready says so) until ctx ends or the returned stop is called.
+func Serve(ctx context.Context, addr string, ready func() bool) (func(), error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(ctrlmetrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -75,7 +81,7 @@ func serve(ctx context.Context, addr string, ready func() bool) (func(), error) 
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready() {
-			http.Error(w, "the spaces have not all been found yet", http.StatusServiceUnavailable)
+			http.Error(w, "not ready yet", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ok"))
@@ -146,4 +152,32 @@ func runElected(ctx context.Context, name string, root *rest.Config, logger klog
 	default:
 	}
 	return errors.New("lost the leader election lease")
+}
+
+// waitForFile waits for a kubeconfig file that another container or process writes when it
+// starts (the space server's admin.kubeconfig), rather than failing and being restarted.
+func waitForFile(ctx context.Context, path string, logger klog.Logger) error {
+	if path == "" {
+		return nil
+	}
+	start := time.Now()
+	var logged time.Time
+	for {
+		_, err := os.Stat(path)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("kubeconfig %s: %w", path, err)
+		}
+		if time.Since(logged) >= 10*time.Second {
+			logged = time.Now()
+			logger.Info("Waiting for the kubeconfig file", "path", path, "waited", time.Since(start).Round(time.Second).String())
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for kubeconfig %s: %w", path, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
 }

@@ -5,16 +5,19 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/keyutil"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kubestellar/kubestellar/pkg/crds"
 	"github.com/kubestellar/kubestellar/pkg/kubeapiserver"
@@ -177,4 +180,21 @@ func WriteKubeconfig(t testing.TB, contexts map[string]*rest.Config) string {
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	must(t, clientcmd.WriteToFile(*cfg, path))
 	return path
+}
+
+// ApplyCRDFiles installs the CustomResourceDefinitions in the YAML files and waits until
+// they are served.
+func ApplyCRDFiles(t testing.TB, cfg *rest.Config, files ...string) {
+	t.Helper()
+	var list []*apiextensionsv1.CustomResourceDefinition
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		must(t, err)
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		must(t, yaml.Unmarshal(data, crd))
+		list = append(list, crd)
+	}
+	if err := crds.Install(t.Context(), cfg, list, time.Minute); err != nil {
+		t.Fatalf("installing CRDs: %v", err)
+	}
 }

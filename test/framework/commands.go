@@ -85,3 +85,18 @@ func WriteFile(t testing.TB, name, content string) string {
 	must(t, os.WriteFile(path, []byte(content), 0o600))
 	return path
 }
+
+// ModuleDir is the directory of a module the KubeStellar module requires, for its files
+// (CRD manifests and the like).
+func ModuleDir(t testing.TB, module string) string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
+	cmd.Dir = ModuleRoot(t)
+	out, err := cmd.Output()
+	must(t, err)
+	dir := strings.TrimSpace(string(out))
+	if dir == "" {
+		t.Fatalf("module %s is not downloaded", module)
+	}
+	return dir
+}
