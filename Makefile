@@ -98,6 +98,13 @@ lint: $(GOLANGCI_LINT) ## Run go vet and golangci-lint.
 .PHONY: testbin
 testbin: $(KUBE_BIN_DIR)/kube-apiserver $(KUBE_BIN_DIR)/kube-controller-manager $(KUBE_BIN_DIR)/kubectl $(ETCD_BIN_DIR)/etcd ## Build kube-apiserver, kube-controller-manager, kubectl and etcd for tests.
 
+.PHONY: clusterbin
+clusterbin: testbin $(KUBE_BIN_DIR)/kubelet $(KUBE_BIN_DIR)/kube-scheduler $(KUBE_BIN_DIR)/kube-proxy ## Build, in addition, kubelet, kube-scheduler and kube-proxy for the single-node cluster (hack/cluster).
+
+.PHONY: print-cluster-assets
+print-cluster-assets: ## Print the directories holding the cluster's binaries (kubernetes:etcd).
+	@echo $(TEST_ASSETS)
+
 .PHONY: print-test-assets
 print-test-assets: ## Print the KUBESTELLAR_TEST_ASSETS value for running go test by hand.
 	@echo $(TEST_ASSETS)
