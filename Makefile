@@ -78,6 +78,16 @@ test-go: testbin ## Unit and integration tests only (real kube-apiserver and etc
 bench: testbin ## Run the benchmarks against real servers and print their tables.
 	KUBESTELLAR_TEST_ASSETS=$(TEST_ASSETS) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m $(BENCH_PACKAGES)
 
+##@ Local single-node cluster (hack/cluster; needs root)
+
+.PHONY: cluster-up
+cluster-up: clusterbin ## Bring up a real single-node Kubernetes cluster in _output/cluster and print the KUBECONFIG to use.
+	hack/cluster/up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the single-node cluster and put the machine back as it was.
+	hack/cluster/down
+
 ##@ Code generation and checks
 
 .PHONY: generate
