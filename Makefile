@@ -19,6 +19,11 @@ ETCD_VERSION := $(shell awk '$$1 == "go.etcd.io/etcd/server/v3" && $$2 ~ /^v/ { 
 TOOLS_HASH := $(shell cat hack/tools/go.mod hack/tools/go.sum | sha256sum | cut -c1-10)
 KUBE_BIN_DIR := $(CACHE_DIR)/kubernetes-$(KUBE_VERSION)-$(TOOLS_HASH)
 ETCD_BIN_DIR := $(CACHE_DIR)/etcd-$(ETCD_VERSION)-$(TOOLS_HASH)
+# Traefik, the ingress of the local single-node cluster (hack/cluster), has its own tools
+# module: its dependencies would otherwise move those of the Kubernetes binaries.
+TRAEFIK_VERSION := $(shell awk '$$1 == "github.com/traefik/traefik/v3" && $$2 ~ /^v/ { print $$2; exit }' hack/traefik/go.mod)
+TRAEFIK_HASH := $(shell cat hack/traefik/go.mod hack/traefik/go.sum | sha256sum | cut -c1-10)
+TRAEFIK := $(CACHE_DIR)/traefik-$(TRAEFIK_VERSION)-$(TRAEFIK_HASH)/traefik
 CONTROLLER_GEN_VERSION := v0.21.0
 GOLANGCI_LINT_VERSION := v2.15.0
 CONTROLLER_GEN := $(CACHE_DIR)/controller-gen-$(CONTROLLER_GEN_VERSION)/controller-gen
@@ -88,6 +93,10 @@ cluster-up: clusterbin ## Bring up a real single-node Kubernetes cluster in _out
 cluster-down: ## Stop the single-node cluster and put the machine back as it was.
 	hack/cluster/down
 
+.PHONY: cluster-ingress
+cluster-ingress: traefik ## Start Traefik, the cluster's ingress with TLS passthrough, on 127.0.0.1:8443.
+	hack/cluster/ingress-up
+
 ##@ Code generation and checks
 
 .PHONY: generate
@@ -115,6 +124,13 @@ clusterbin: testbin $(KUBE_BIN_DIR)/kubelet $(KUBE_BIN_DIR)/kube-scheduler $(KUB
 print-cluster-assets: ## Print the directories holding the cluster's binaries (kubernetes:etcd).
 	@echo $(TEST_ASSETS)
 
+.PHONY: traefik
+traefik: $(TRAEFIK) ## Build Traefik, the local cluster's ingress, from its Go module (first time: about 8 minutes).
+
+.PHONY: print-traefik
+print-traefik: ## Print the path of the Traefik binary `make traefik` builds.
+	@echo $(TRAEFIK)
+
 .PHONY: print-test-assets
 print-test-assets: ## Print the KUBESTELLAR_TEST_ASSETS value for running go test by hand.
 	@echo $(TEST_ASSETS)
@@ -127,6 +143,12 @@ $(KUBE_BIN_DIR)/%:
 $(ETCD_BIN_DIR)/etcd:
 	@echo "Building etcd $(ETCD_VERSION) from go.etcd.io/etcd/server/v3"
 	cd hack/tools && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@.tmp go.etcd.io/etcd/server/v3
+	mv $@.tmp $@
+
+$(TRAEFIK):
+	@echo "Building Traefik $(TRAEFIK_VERSION) from github.com/traefik/traefik/v3 (first time: several minutes)"
+	mkdir -p $(dir $@)
+	cd hack/traefik && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$(TRAEFIK_VERSION)' -o $@.tmp github.com/traefik/traefik/v3/cmd/traefik
 	mv $@.tmp $@
 
 $(CONTROLLER_GEN):

@@ -228,6 +228,14 @@ build_demo_image() {
   log "Built and imported $DEMO_IMAGE in $(since "$t")s"
 }
 
+# The ingress (hack/cluster/ingress-up): Traefik as a process beside the cluster. Clients
+# connect to INGRESS_ADDRESS:INGRESS_PORT with the host name they want as TLS SNI.
+INGRESS_ADDRESS=${INGRESS_ADDRESS:-127.0.0.1}
+INGRESS_PORT=${INGRESS_PORT:-8443}
+# Traefik's own API, dashboard and /ping.
+INGRESS_ADMIN_PORT=${INGRESS_ADMIN_PORT:-18080}
+INGRESS_NAMESPACE=${INGRESS_NAMESPACE:-ingress}
+
 # settled_namespace NS waits until namespace NS, if an earlier run is still deleting it, is
 # gone, so that it can be created afresh.
 settled_namespace() {
