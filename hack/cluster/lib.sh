@@ -236,13 +236,11 @@ INGRESS_PORT=${INGRESS_PORT:-8443}
 INGRESS_ADMIN_PORT=${INGRESS_ADMIN_PORT:-18080}
 INGRESS_NAMESPACE=${INGRESS_NAMESPACE:-ingress}
 
-# settled_namespace NS waits until namespace NS, if an earlier run is still deleting it, is
-# gone, so that it can be created afresh.
-settled_namespace() {
-  local phase
-  phase=$(kubectl_admin get namespace "$1" -o jsonpath='{.status.phase}' 2>/dev/null || true)
-  if [ "$phase" = Terminating ]; then
-    log "Waiting for namespace $1, left by an earlier run, to be deleted"
-    kubectl_admin wait --for=delete "namespace/$1" --timeout="${CLUSTER_WAIT}s" >/dev/null
+# fresh_namespace NS deletes namespace NS if an earlier run left it, and waits until it is
+# gone, so that the objects of a check are created afresh.
+fresh_namespace() {
+  if kubectl_admin get namespace "$1" >/dev/null 2>&1; then
+    log "Deleting namespace $1, left by an earlier run"
+    kubectl_admin delete namespace "$1" --ignore-not-found --timeout="${CLUSTER_WAIT}s" >/dev/null
   fi
 }
