@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/klauspost/compress/gzip"
 )
 
 const defaultPath = "/usr/local/bin:/usr/bin:/bin"
@@ -46,6 +47,8 @@ type Spec struct {
 	Created time.Time
 	// Passwd asks for /etc/passwd and /etc/group naming root and the image's user.
 	Passwd bool
+	// Format is FormatDocker (when empty) or FormatOCI.
+	Format string
 }
 
 // File is a file to copy from the build machine into the image.
@@ -73,32 +76,45 @@ type KeyValue struct {
 	Key, Value string
 }
 
-// Build assembles the image described by spec and writes it to output as a docker-format
-// tarball, replacing output only once the whole tarball is written. It returns the image
-// digest.
-func Build(spec Spec, output string) (string, error) {
-	tag, err := name.NewTag(spec.Ref)
-	if err != nil {
-		return "", fmt.Errorf("--ref %q is not a valid image tag: %w", spec.Ref, err)
-	}
-	if !path.IsAbs(spec.Entrypoint) {
-		return "", fmt.Errorf("--entrypoint %q must be an absolute path in the image", spec.Entrypoint)
-	}
-	if len(spec.Files) == 0 {
-		return "", fmt.Errorf("at least one --file is required")
-	}
-	if !containsDest(spec.Files, spec.Entrypoint) {
-		return "", fmt.Errorf("--entrypoint %s is not among the --file destinations", spec.Entrypoint)
-	}
+// Formats of the written tarball.
+const (
+	// FormatDocker is the `docker save` layout: manifest.json, the config and one
+	// gzip-compressed tar per layer, the reference as a repo tag.
+	FormatDocker = "docker"
+	// FormatOCI is an OCI image layout (oci-layout, index.json, blobs/sha256/...) in a tar;
+	// index.json names the image by the annotations io.containerd.image.name (the full
+	// reference) and org.opencontainers.image.ref.name (the tag).
+	FormatOCI = "oci"
+)
 
-	layerFile, err := os.CreateTemp(filepath.Dir(output), ".imagebuild-layer-*.tar")
+// Build assembles the image described by spec and writes it to output in spec.Format
+// (docker when empty), replacing output only once the whole tarball is written. It returns
+// the image digest.
+func Build(spec Spec, output string) (string, error) {
+	tag, err := validate(spec)
+	if err != nil {
+		return "", err
+	}
+	layerFile, err := os.CreateTemp(filepath.Dir(output), ".imagebuild-layer-*.tar.gz")
 	if err != nil {
 		return "", fmt.Errorf("creating a temporary layer file next to %s: %w", output, err)
 	}
 	defer func() { _ = os.Remove(layerFile.Name()) }()
-	if err := writeLayer(layerFile, spec); err != nil {
+	// The layer is compressed once, here, so that computing its digest and writing it do
+	// not compress it again; gzip without a name or time in its header keeps it
+	// reproducible.
+	zw, err := gzip.NewWriterLevel(layerFile, gzip.DefaultCompression)
+	if err != nil {
+		_ = layerFile.Close()
+		return "", fmt.Errorf("compressing the layer: %w", err)
+	}
+	if err := writeLayer(zw, spec); err != nil {
 		_ = layerFile.Close()
 		return "", err
+	}
+	if err := zw.Close(); err != nil {
+		_ = layerFile.Close()
+		return "", fmt.Errorf("compressing the layer: %w", err)
 	}
 	if err := layerFile.Close(); err != nil {
 		return "", fmt.Errorf("writing the layer: %w", err)
@@ -148,7 +164,13 @@ func Build(spec Spec, output string) (string, error) {
 	}
 
 	tmpOut := output + ".tmp"
-	if err := tarball.WriteToFile(tmpOut, tag, img); err != nil {
+	switch spec.Format {
+	case FormatOCI:
+		err = writeOCIToFile(tmpOut, tag, img, spec.Created)
+	default:
+		err = tarball.WriteToFile(tmpOut, tag, img)
+	}
+	if err != nil {
 		_ = os.Remove(tmpOut)
 		return "", fmt.Errorf("writing %s: %w", output, err)
 	}
@@ -157,6 +179,29 @@ func Build(spec Spec, output string) (string, error) {
 		return "", fmt.Errorf("moving the tarball into place: %w", err)
 	}
 	return digest.String(), nil
+}
+
+// validate checks what Build needs of spec and returns its reference.
+func validate(spec Spec) (name.Tag, error) {
+	tag, err := name.NewTag(spec.Ref, name.StrictValidation)
+	if err != nil {
+		return name.Tag{}, fmt.Errorf("--ref %q is not a valid image reference with a tag, such as ghcr.io/org/name:v1.0: %w", spec.Ref, err)
+	}
+	switch spec.Format {
+	case "", FormatDocker, FormatOCI:
+	default:
+		return name.Tag{}, fmt.Errorf("--format %q: want %s or %s", spec.Format, FormatDocker, FormatOCI)
+	}
+	if !path.IsAbs(spec.Entrypoint) {
+		return name.Tag{}, fmt.Errorf("--entrypoint %q must be an absolute path in the image", spec.Entrypoint)
+	}
+	if len(spec.Files) == 0 {
+		return name.Tag{}, fmt.Errorf("at least one --file is required")
+	}
+	if !containsDest(spec.Files, spec.Entrypoint) {
+		return name.Tag{}, fmt.Errorf("--entrypoint %s is not among the --file destinations", spec.Entrypoint)
+	}
+	return tag, nil
 }
 
 // entry is one item of the layer, before it is written.

@@ -2,14 +2,22 @@ package main
 
 import (
 	"archive/tar"
+	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -111,6 +119,8 @@ func TestBuildRejectsBadSpecs(t *testing.T) {
 	base := Spec{Ref: "localhost/x:1", Entrypoint: "/bin", Files: []File{{Src: bin, Dest: "/bin"}}}
 	for name, mutate := range map[string]func(*Spec){
 		"bad ref":               func(s *Spec) { s.Ref = "Not A Ref" },
+		"ref without a tag":     func(s *Spec) { s.Ref = "localhost/x" },
+		"unknown format":        func(s *Spec) { s.Format = "zip" },
 		"relative entrypoint":   func(s *Spec) { s.Entrypoint = "bin" },
 		"entrypoint not copied": func(s *Spec) { s.Entrypoint = "/other" },
 		"missing source":        func(s *Spec) { s.Files[0].Src = filepath.Join(dir, "missing") },
@@ -166,4 +176,186 @@ func indexOf(list []string, s string) int {
 		}
 	}
 	return -1
+}
+
+// testSpec returns a small image's spec whose entrypoint is a file in dir.
+func testSpec(t *testing.T, dir, ref, format string) Spec {
+	t.Helper()
+	bin := filepath.Join(dir, "server")
+	if _, err := os.Stat(bin); err != nil {
+		require.NoError(t, os.WriteFile(bin, []byte("#!not-really-a-binary\n"), 0o755))
+	}
+	return Spec{
+		Ref:        ref,
+		Entrypoint: "/usr/local/bin/server",
+		Files:      []File{{Src: bin, Dest: "/usr/local/bin/server"}},
+		UID:        65532,
+		GID:        65532,
+		WorkingDir: "/",
+		OS:         "linux",
+		Arch:       "amd64",
+		Created:    time.Unix(0, 0).UTC(),
+		Passwd:     true,
+		Format:     format,
+	}
+}
+
+func TestBuildOCIWritesAnImageLayoutNamedByItsReference(t *testing.T) {
+	dir := t.TempDir()
+	spec := testSpec(t, dir, "ghcr.io/kubestellar/kubestellar/test:v1.2.3", FormatOCI)
+	out := filepath.Join(dir, "test.tar")
+	digest, err := Build(spec, out)
+	require.NoError(t, err)
+
+	f, err := os.Open(out)
+	require.NoError(t, err)
+	defer func() { _ = f.Close() }()
+	entries := map[string][]byte{}
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		assert.Equal(t, time.Unix(0, 0).UTC(), hdr.ModTime.UTC(), hdr.Name)
+		body, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		entries[hdr.Name] = body
+	}
+	assert.JSONEq(t, `{"imageLayoutVersion":"1.0.0"}`, string(entries["oci-layout"]))
+	var index v1.IndexManifest
+	require.NoError(t, json.Unmarshal(entries["index.json"], &index))
+	require.Len(t, index.Manifests, 1)
+	assert.Equal(t, digest, index.Manifests[0].Digest.String())
+	assert.Equal(t, "ghcr.io/kubestellar/kubestellar/test:v1.2.3", index.Manifests[0].Annotations["io.containerd.image.name"])
+	assert.Equal(t, "v1.2.3", index.Manifests[0].Annotations["org.opencontainers.image.ref.name"])
+	assert.Contains(t, entries, "blobs/sha256/"+index.Manifests[0].Digest.Hex)
+
+	img, cleanup, err := ReadImage(out)
+	require.NoError(t, err)
+	defer cleanup()
+	got, err := img.Digest()
+	require.NoError(t, err)
+	assert.Equal(t, digest, got.String())
+	cfg, err := img.ConfigFile()
+	require.NoError(t, err)
+	assert.Equal(t, "65532:65532", cfg.Config.User)
+	assert.Equal(t, []string{"/usr/local/bin/server"}, cfg.Config.Entrypoint)
+
+	// The same inputs give the same bytes, not only the same digest.
+	again := filepath.Join(dir, "again.tar")
+	_, err = Build(spec, again)
+	require.NoError(t, err)
+	first, err := os.ReadFile(out)
+	require.NoError(t, err)
+	second, err := os.ReadFile(again)
+	require.NoError(t, err)
+	assert.Equal(t, first, second)
+}
+
+func TestIfChangedRewritesOnlyWhenAnInputChanges(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "server")
+	require.NoError(t, os.WriteFile(bin, []byte("one"), 0o755))
+	out := filepath.Join(dir, "image.tar")
+	args := func(ref string) []string {
+		return []string{"--if-changed", "--format", "oci", "--ref", ref, "--entrypoint", "/server", "--file", bin + ":/server", "--output", out}
+	}
+	written := func() time.Time {
+		info, err := os.Stat(out)
+		require.NoError(t, err)
+		return info.ModTime()
+	}
+	digestOf := func() string {
+		img, cleanup, err := ReadImage(out)
+		require.NoError(t, err)
+		defer cleanup()
+		d, err := img.Digest()
+		require.NoError(t, err)
+		return d.String()
+	}
+
+	require.NoError(t, run(args("localhost/test/server:v1")))
+	first, firstDigest := written(), digestOf()
+	// An old time stamp shows whether the next runs write the file again.
+	old := first.Add(-time.Hour)
+	require.NoError(t, os.Chtimes(out, old, old))
+
+	require.NoError(t, run(args("localhost/test/server:v1")))
+	assert.Equal(t, old, written(), "unchanged inputs leave the tarball alone")
+
+	// The same content written again (a relinked, identical binary) is no change.
+	require.NoError(t, os.WriteFile(bin, []byte("one"), 0o755))
+	require.NoError(t, run(args("localhost/test/server:v1")))
+	assert.Equal(t, old, written())
+
+	require.NoError(t, run(args("localhost/test/server:v2")))
+	assert.NotEqual(t, old, written(), "a new reference is written")
+	assert.Equal(t, firstDigest, digestOf(), "the reference is not part of the image")
+
+	require.NoError(t, os.Chtimes(out, old, old))
+	require.NoError(t, os.WriteFile(bin, []byte("two"), 0o755))
+	require.NoError(t, run(args("localhost/test/server:v2")))
+	assert.NotEqual(t, old, written(), "new content is written")
+	assert.NotEqual(t, firstDigest, digestOf())
+
+	// A tarball changed behind imagebuild's back is written again.
+	require.NoError(t, os.WriteFile(out, []byte("garbage"), 0o644))
+	require.NoError(t, run(args("localhost/test/server:v2")))
+	assert.NotEqual(t, firstDigest, digestOf())
+}
+
+func TestPushUploadsTheImageUnchanged(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	for _, format := range []string{FormatOCI, FormatDocker} {
+		t.Run(format, func(t *testing.T) {
+			dir := t.TempDir()
+			// Built for one registry, pushed to another: the reference is not part of the image.
+			spec := testSpec(t, dir, "ghcr.io/kubestellar/kubestellar/test:v0.0.0-dev", format)
+			out := filepath.Join(dir, "test.tar")
+			digest, err := Build(spec, out)
+			require.NoError(t, err)
+
+			tag, err := name.NewTag(host + "/kubestellar/kubestellar/test-" + format + ":v0.0.0-dev")
+			require.NoError(t, err)
+			pushed, err := Push(context.Background(), out, tag)
+			require.NoError(t, err)
+			assert.Equal(t, digest, pushed)
+
+			img, err := remote.Image(tag)
+			require.NoError(t, err)
+			got, err := img.Digest()
+			require.NoError(t, err)
+			assert.Equal(t, digest, got.String())
+			cfg, err := img.ConfigFile()
+			require.NoError(t, err)
+			assert.Equal(t, "65532:65532", cfg.Config.User)
+			assert.Equal(t, []string{"/usr/local/bin/server"}, cfg.Config.Entrypoint)
+			layers, err := img.Layers()
+			require.NoError(t, err)
+			require.Len(t, layers, 1)
+			rc, err := layers[0].Uncompressed()
+			require.NoError(t, err)
+			defer func() { _ = rc.Close() }()
+			tr := tar.NewReader(rc)
+			var server string
+			for {
+				hdr, err := tr.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				require.NoError(t, err)
+				if hdr.Name == "usr/local/bin/server" {
+					b, err := io.ReadAll(tr)
+					require.NoError(t, err)
+					server = string(b)
+				}
+			}
+			assert.Equal(t, "#!not-really-a-binary\n", server)
+		})
+	}
 }

@@ -2,12 +2,18 @@
 // or a registry: static binaries (and any other files) placed at given paths in one layer,
 // an entrypoint, a non-root user, and an image reference, written as a docker-format
 // tarball ("docker save" layout) that `ctr images import`, `docker load`, `podman load` and
-// `kind load image-archive` accept.
+// `kind load image-archive` accept, or (--format oci) as an OCI image layout in a tar, which
+// `ctr images import`, `podman load`, `skopeo copy oci-archive:` and docker 25+ accept.
 //
 // Usage:
 //
 //	imagebuild --ref REF --entrypoint PATH --file SRC:DEST[:MODE] [--file ...] --output FILE
+//	imagebuild push --image TARBALL --ref REF
 //
+// With --if-changed, an output whose inputs (the flags and the content of every --file)
+// are those it was last written from is left alone; the digest of the inputs is kept in
+// OUTPUT.inputs. `push` uploads a tarball to a registry (credentials from the default
+// keychain, that is docker's config.json).
 // Every file is owned by root and keeps its source permission bits unless MODE (octal) is
 // given; parent directories are created. The image also holds /tmp (mode 1777) and, unless
 // --passwd=false, an /etc/passwd and /etc/group naming root and the image's user. Layer and
@@ -16,6 +22,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -28,7 +35,13 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "push" {
+		err = runPush(context.Background(), os.Args[2:])
+	} else {
+		err = run(os.Args[1:])
+	}
+	if err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return
 		}
@@ -53,6 +66,8 @@ func run(args []string) error {
 		created    = fs.String("created", "", "creation time, RFC 3339 (default $SOURCE_DATE_EPOCH, else 1970-01-01T00:00:00Z)")
 		passwd     = fs.Bool("passwd", true, "write /etc/passwd and /etc/group naming root and the image's user")
 		output     = fs.String("output", "", "tarball to write (required)")
+		format     = fs.String("format", FormatDocker, "tarball format: docker (docker save layout) or oci (OCI image layout)")
+		ifChanged  = fs.Bool("if-changed", false, "leave the output alone when its inputs are those it was last written from")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "Usage: imagebuild --ref REF --entrypoint PATH --file SRC:DEST[:MODE]... --output FILE [flags]\n\n%s", fs.FlagUsages())
@@ -70,6 +85,7 @@ func run(args []string) error {
 		Cmd:        *cmd,
 		WorkingDir: *workdir,
 		Passwd:     *passwd,
+		Format:     *format,
 	}
 	var err error
 	for _, f := range *files {
@@ -106,9 +122,25 @@ func run(args []string) error {
 	}
 
 	start := time.Now()
+	var inputs string
+	if *ifChanged {
+		if inputs, err = inputsDigest(spec); err != nil {
+			return err
+		}
+		if digest, ok := upToDate(*output, inputs); ok {
+			fmt.Printf("%s (%s) is up to date in %s\n", spec.Ref, digest, *output)
+			return nil
+		}
+	}
+	_ = os.Remove(inputsFile(*output))
 	digest, err := Build(spec, *output)
 	if err != nil {
 		return err
+	}
+	if *ifChanged {
+		if err := recordInputs(*output, inputs, digest); err != nil {
+			return fmt.Errorf("recording the inputs of %s: %w", *output, err)
+		}
 	}
 	info, err := os.Stat(*output)
 	if err != nil {
