@@ -25,6 +25,10 @@ CLUSTER_PAUSE_IMAGE=${CLUSTER_PAUSE_IMAGE:-localhost/kubestellar/pause:1.0}
 CLUSTER_WAIT=${CLUSTER_WAIT:-120}
 # Extra log verbosity of the Kubernetes components.
 CLUSTER_LOG_LEVEL=${CLUSTER_LOG_LEVEL:-1}
+# The cluster DNS (CoreDNS, beside the cluster) serves this domain on the bridge address,
+# port 53; its readiness endpoint is on loopback.
+CLUSTER_DOMAIN=${CLUSTER_DOMAIN:-cluster.local}
+CLUSTER_DNS_READY_PORT=${CLUSTER_DNS_READY_PORT:-18181}
 
 # The CNI network name; host-local and libcni keep their files under it.
 CNI_NETWORK=kubestellar-local
@@ -59,7 +63,7 @@ HOST_PATHS=(
 )
 
 # Component names in start order; `down` stops them in reverse.
-COMPONENTS=(etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+COMPONENTS=(etcd containerd kube-apiserver kube-controller-manager kube-scheduler coredns kubelet kube-proxy)
 
 PKI_DIR=$CLUSTER_DIR/pki
 RUN_DIR=$CLUSTER_DIR/run
@@ -229,9 +233,17 @@ build_demo_image() {
 }
 
 # The ingress (hack/cluster/ingress-up): Traefik as a process beside the cluster. Clients
-# connect to INGRESS_ADDRESS:INGRESS_PORT with the host name they want as TLS SNI.
-INGRESS_ADDRESS=${INGRESS_ADDRESS:-127.0.0.1}
+# connect to INGRESS_ADDRESS:INGRESS_PORT with the host name they want as TLS SNI. The
+# bridge address is reachable both from the host and from pods.
+INGRESS_ADDRESS=${INGRESS_ADDRESS:-$NODE_IP}
 INGRESS_PORT=${INGRESS_PORT:-8443}
+# Host names that resolve to INGRESS_ADDRESS while the ingress runs: on the host through
+# one marked line in /etc/hosts, in pods through the cluster DNS.
+INGRESS_HOSTNAMES=${INGRESS_HOSTNAMES:-kubestellar.localtest}
+INGRESS_HOSTS_FILE=$CONF_DIR/ingress.hosts
+# The line ingress-up adds to /etc/hosts, and the one ingress-down and down remove.
+HOSTS_MARK="# added by hack/cluster/ingress-up for $CLUSTER_DIR"
+etc_hosts_line() { printf '%s %s %s\n' "$INGRESS_ADDRESS" "$INGRESS_HOSTNAMES" "$HOSTS_MARK"; }
 # Traefik's own API, dashboard and /ping.
 INGRESS_ADMIN_PORT=${INGRESS_ADMIN_PORT:-18080}
 INGRESS_NAMESPACE=${INGRESS_NAMESPACE:-ingress}
@@ -243,4 +255,38 @@ fresh_namespace() {
     log "Deleting namespace $1, left by an earlier run"
     kubectl_admin delete namespace "$1" --ignore-not-found --timeout="${CLUSTER_WAIT}s" >/dev/null
   fi
+}
+
+# hosts_add appends etc_hosts_line to /etc/hosts unless it is there. The file is rewritten
+# in place, never replaced, since it may be a bind mount.
+hosts_add() {
+  local line
+  line=$(etc_hosts_line)
+  grep -qxF -- "$line" /etc/hosts && return 0
+  hosts_remove
+  if [ -s /etc/hosts ] && [ "$(tail -c1 /etc/hosts | od -An -c | tr -d ' ')" != '\n' ]; then
+    echo >>/etc/hosts
+  fi
+  printf '%s\n' "$line" >>/etc/hosts
+}
+
+# hosts_remove removes from /etc/hosts the lines hosts_add added for this CLUSTER_DIR (those
+# ending with HOSTS_MARK) and nothing else.
+hosts_remove() {
+  [ -f /etc/hosts ] && grep -qF -- "$HOSTS_MARK" /etc/hosts || return 0
+  local kept
+  kept=$(awk -v mark=" $HOSTS_MARK" 'length($0) < length(mark) || substr($0, length($0) - length(mark) + 1) != mark' /etc/hosts)
+  printf '%s\n' "$kept" >/etc/hosts
+}
+
+# coredns_ready checks the cluster DNS's readiness endpoint (ready once its kubernetes
+# plugin has synced with the apiserver).
+coredns_ready() { curl -fsS --max-time 2 "http://127.0.0.1:$CLUSTER_DNS_READY_PORT/ready" >/dev/null; }
+
+# port_taken ADDRESS PORT [PROTO] tells whether something listens on ADDRESS:PORT, directly
+# or on every address (PROTO t for TCP, the default, u for UDP).
+port_taken() {
+  local addr=$1 port=$2 proto=${3:-t}
+  ss -Hl"${proto}"n "sport = :$port" | awk '{ print $4 }' |
+    grep -qxE "(${addr//./\\.}|0\\.0\\.0\\.0|\\*|\\[::\\]):$port"
 }
