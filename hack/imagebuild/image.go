@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -120,11 +121,18 @@ func Build(spec Spec, output string) (string, error) {
 		return "", fmt.Errorf("writing the layer: %w", err)
 	}
 
-	layer, err := tarball.LayerFromFile(layerFile.Name())
+	// An OCI layout holds OCI manifests; the docker format keeps docker's media types.
+	base := empty.Image
+	var layerOpts []tarball.LayerOption
+	if spec.Format == FormatOCI {
+		base = mutate.ConfigMediaType(mutate.MediaType(base, types.OCIManifestSchema1), types.OCIConfigJSON)
+		layerOpts = append(layerOpts, tarball.WithMediaType(types.OCILayer))
+	}
+	layer, err := tarball.LayerFromFile(layerFile.Name(), layerOpts...)
 	if err != nil {
 		return "", fmt.Errorf("reading back the layer: %w", err)
 	}
-	img, err := mutate.Append(empty.Image, mutate.Addendum{
+	img, err := mutate.Append(base, mutate.Addendum{
 		Layer: layer,
 		History: v1.History{
 			Author:    "imagebuild",

@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -242,6 +243,15 @@ func TestBuildOCIWritesAnImageLayoutNamedByItsReference(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "65532:65532", cfg.Config.User)
 	assert.Equal(t, []string{"/usr/local/bin/server"}, cfg.Config.Entrypoint)
+	mt, err := img.MediaType()
+	require.NoError(t, err)
+	assert.Equal(t, types.OCIManifestSchema1, mt)
+	assert.Equal(t, types.OCIManifestSchema1, index.Manifests[0].MediaType)
+	m, err := img.Manifest()
+	require.NoError(t, err)
+	assert.Equal(t, types.OCIConfigJSON, m.Config.MediaType)
+	require.Len(t, m.Layers, 1)
+	assert.Equal(t, types.OCILayer, m.Layers[0].MediaType)
 
 	// The same inputs give the same bytes, not only the same digest.
 	again := filepath.Join(dir, "again.tar")

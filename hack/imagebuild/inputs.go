@@ -13,7 +13,7 @@ import (
 
 // layoutVersion changes whenever the same Spec would give different bytes, so that images
 // recorded as up to date by an older imagebuild are written again.
-const layoutVersion = "imagebuild/1"
+const layoutVersion = "imagebuild/2"
 
 // inputsDigest returns a digest of everything the image written for spec depends on: the
 // spec itself and the content and permission bits of every source file (not their paths
