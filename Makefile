@@ -19,6 +19,15 @@ ETCD_VERSION := $(shell awk '$$1 == "go.etcd.io/etcd/server/v3" && $$2 ~ /^v/ { 
 TOOLS_HASH := $(shell cat hack/tools/go.mod hack/tools/go.sum | sha256sum | cut -c1-10)
 KUBE_BIN_DIR := $(CACHE_DIR)/kubernetes-$(KUBE_VERSION)-$(TOOLS_HASH)
 ETCD_BIN_DIR := $(CACHE_DIR)/etcd-$(ETCD_VERSION)-$(TOOLS_HASH)
+# Traefik, the ingress of the local single-node cluster (hack/cluster), has its own tools
+# module: its dependencies would otherwise move those of the Kubernetes binaries.
+TRAEFIK_VERSION := $(shell awk '$$1 == "github.com/traefik/traefik/v3" && $$2 ~ /^v/ { print $$2; exit }' hack/traefik/go.mod)
+TRAEFIK_HASH := $(shell cat hack/traefik/go.mod hack/traefik/go.sum | sha256sum | cut -c1-10)
+TRAEFIK := $(CACHE_DIR)/traefik-$(TRAEFIK_VERSION)-$(TRAEFIK_HASH)/traefik
+# CoreDNS, the local cluster's DNS, likewise (with only the plugins it uses: hack/coredns).
+COREDNS_VERSION := $(shell awk '{ sub(/^require[ \t]+/, "") } $$1 == "github.com/coredns/coredns" && $$2 ~ /^v/ { print $$2; exit }' hack/coredns/go.mod)
+COREDNS_HASH := $(shell cat hack/coredns/go.mod hack/coredns/go.sum | sha256sum | cut -c1-10)
+COREDNS := $(CACHE_DIR)/coredns-$(COREDNS_VERSION)-$(COREDNS_HASH)/coredns
 CONTROLLER_GEN_VERSION := v0.21.0
 GOLANGCI_LINT_VERSION := v2.15.0
 CONTROLLER_GEN := $(CACHE_DIR)/controller-gen-$(CONTROLLER_GEN_VERSION)/controller-gen
@@ -54,7 +63,7 @@ BENCH_PACKAGES ?= ./test/bench/...
 
 .PHONY: help
 help: ## Show this help.
-	@awk 'BEGIN { FS = ":.*##" } /^[a-zA-Z_.-]+:.*##/ { printf "  %-16s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*##" } /^[a-zA-Z0-9_.%-]+:.*##/ { printf "  %-16s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: $(BIN_DIR)/kube-apiserver $(BIN_DIR)/kube-controller-manager ## Build every command into bin/, with the kube-apiserver and kube-controller-manager the space server runs.
@@ -83,6 +92,102 @@ test-go: testbin ## Unit and integration tests only (real kube-apiserver and etc
 bench: testbin ## Run the benchmarks against real servers and print their tables.
 	KUBESTELLAR_TEST_ASSETS=$(TEST_ASSETS) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m $(BENCH_PACKAGES)
 
+##@ Local single-node cluster (hack/cluster; needs root)
+
+.PHONY: cluster-up
+cluster-up: clusterbin ## Bring up a real single-node Kubernetes cluster in _output/cluster and print the KUBECONFIG to use.
+	hack/cluster/up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the single-node cluster and put the machine back as it was.
+	hack/cluster/down
+
+.PHONY: cluster-ingress
+cluster-ingress: traefik ## Start Traefik, the cluster's ingress with TLS passthrough, on the bridge address, port 8443.
+	hack/cluster/ingress-up
+
+.PHONY: e2e-images-load
+e2e-images-load: e2e-images ## Build the images (with those of the end-to-end tests) and import them into the local cluster.
+	hack/cluster/load-image --all
+
+.PHONY: e2e
+e2e: build clusterbin coredns traefik $(HELM) ## End-to-end test: local cluster + ingress, images, test/e2e against it, teardown; phase times at the end.
+	KUBECTL=$(KUBE_BIN_DIR)/kubectl HELM=$(HELM) KUBESTELLAR_TEST_ASSETS=$(TEST_ASSETS) hack/e2e.sh
+
+##@ Container images (from scratch, no container engine; OCI tarballs in _output/images)
+
+REGISTRY ?= ghcr.io
+REPOSITORY ?= kubestellar/kubestellar
+IMAGE_TAG ?= $(VERSION)
+IMAGES_DIR := $(CURDIR)/_output/images
+IMAGE_BIN_DIR := $(IMAGES_DIR)/bin
+IMAGEBUILD := $(IMAGE_BIN_DIR)/imagebuild
+# The components `make images` builds and `make push` pushes; `make e2e-images` adds images
+# that only the end-to-end tests use.
+IMAGES ?= space-server init mailbox-controller where-resolver placement-translator syncer
+E2E_IMAGES := kubectl
+# Each image: its entrypoint, then the other binaries beside it in /usr/local/bin.
+IMAGE_BINS_space-server := kubestellar-space-server kube-apiserver kube-controller-manager
+IMAGE_BINS_init := kubestellar
+IMAGE_BINS_mailbox-controller := mailbox-controller
+IMAGE_BINS_where-resolver := kubestellar-where-resolver
+IMAGE_BINS_placement-translator := placement-translator
+IMAGE_BINS_syncer := kubestellar-syncer
+IMAGE_BINS_kubectl := kubectl
+IMAGE_COMMANDS := $(sort $(foreach i,$(IMAGES),$(filter-out kube-apiserver kube-controller-manager kubectl,$(IMAGE_BINS_$(i)))))
+# Binaries in images are stamped with the commit's time rather than the build's, and image
+# files with the same time, so that one commit gives the same images on every build.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE_BUILD_DATE := $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ)
+IMAGE_LDFLAGS := -s -w \
+	-X $(PKG)/pkg/version.gitVersion=$(VERSION) \
+	-X $(PKG)/pkg/version.gitCommit=$(GIT_COMMIT) \
+	-X $(PKG)/pkg/version.gitTreeState=$(GIT_TREE_STATE) \
+	-X $(PKG)/pkg/version.buildDate=$(IMAGE_BUILD_DATE)
+# Upstream binaries come from the cached Go module builds, which are static (CGO_ENABLED=0).
+image_bin = $(if $(filter kube-apiserver kube-controller-manager kubectl,$(1)),$(KUBE_BIN_DIR)/$(1),$(IMAGE_BIN_DIR)/$(1))
+
+.PHONY: images
+images: $(addprefix image-,$(IMAGES)) ## Build every component image into _output/images/<component>.tar, tagged $(REGISTRY)/$(REPOSITORY)/<component>:$(IMAGE_TAG).
+
+.PHONY: e2e-images
+e2e-images: images $(addprefix image-,$(E2E_IMAGES)) ## Build the component images and those only the end-to-end tests use (kubectl).
+
+.PHONY: push
+push: images ## Push the component images to $(REGISTRY)/$(REPOSITORY) (credentials: docker login / config.json).
+	@for c in $(IMAGES); do \
+	  $(IMAGEBUILD) push --image $(IMAGES_DIR)/$$c.tar --ref $(REGISTRY)/$(REPOSITORY)/$$c:$(IMAGE_TAG); \
+	done
+
+.PHONY: image-binaries
+image-binaries: $(KUBE_BIN_DIR)/kube-apiserver $(KUBE_BIN_DIR)/kube-controller-manager
+	@mkdir -p $(IMAGE_BIN_DIR)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(IMAGE_LDFLAGS)' -o $(IMAGE_BIN_DIR)/ $(addprefix ./cmd/,$(IMAGE_COMMANDS))
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(IMAGE_BIN_DIR)/ ./hack/imagebuild
+
+image-%: image-binaries
+	@[ -n "$(IMAGE_BINS_$*)" ] || { echo "unknown image $*; known: $(IMAGES) $(E2E_IMAGES)" >&2; exit 1; }
+	@$(IMAGEBUILD) --if-changed --format oci \
+	  --ref $(REGISTRY)/$(REPOSITORY)/$*:$(IMAGE_TAG) \
+	  --entrypoint /usr/local/bin/$(firstword $(IMAGE_BINS_$*)) \
+	  $(foreach b,$(IMAGE_BINS_$*),--file $(call image_bin,$(b)):/usr/local/bin/$(b)) \
+	  --label org.opencontainers.image.title=$* \
+	  --label org.opencontainers.image.version=$(IMAGE_TAG) \
+	  --label org.opencontainers.image.revision=$(GIT_COMMIT) \
+	  --label org.opencontainers.image.source=https://$(PKG) \
+	  --created $(IMAGE_BUILD_DATE) \
+	  --output $(IMAGES_DIR)/$*.tar
+
+image-kubectl: $(KUBE_BIN_DIR)/kubectl
+
+.PHONY: print-registry print-repository print-image-tag
+print-registry: ## Print the registry the images are named for.
+	@echo $(REGISTRY)
+print-repository: ## Print the repository the images are named for.
+	@echo $(REPOSITORY)
+print-image-tag: ## Print the images' tag.
+	@echo $(IMAGE_TAG)
+
 ##@ Code generation and checks
 
 .PHONY: generate
@@ -109,6 +214,27 @@ testbin: $(KUBE_BIN_DIR)/kube-apiserver $(KUBE_BIN_DIR)/kube-controller-manager 
 helm: $(HELM) ## Build the helm CLI (the version go.mod names) and print its path.
 	@echo $(HELM)
 
+.PHONY: clusterbin
+clusterbin: testbin $(KUBE_BIN_DIR)/kubelet $(KUBE_BIN_DIR)/kube-scheduler $(KUBE_BIN_DIR)/kube-proxy ## Build, in addition, kubelet, kube-scheduler and kube-proxy for the single-node cluster (hack/cluster).
+
+.PHONY: print-cluster-assets
+print-cluster-assets: ## Print the directories holding the cluster's binaries (kubernetes:etcd).
+	@echo $(TEST_ASSETS)
+
+.PHONY: traefik
+traefik: $(TRAEFIK) ## Build Traefik, the local cluster's ingress, from its Go module (first time: about 8 minutes).
+
+.PHONY: coredns
+coredns: $(COREDNS) ## Build CoreDNS, the local cluster's DNS, from its Go module.
+
+.PHONY: print-coredns
+print-coredns: ## Print the path of the CoreDNS binary `make coredns` builds.
+	@echo $(COREDNS)
+
+.PHONY: print-traefik
+print-traefik: ## Print the path of the Traefik binary `make traefik` builds.
+	@echo $(TRAEFIK)
+
 .PHONY: print-test-assets
 print-test-assets: ## Print the KUBESTELLAR_TEST_ASSETS value for running go test by hand.
 	@echo $(TEST_ASSETS)
@@ -127,6 +253,18 @@ $(HELM):
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)' -o $@.tmp helm.sh/helm/v3/cmd/helm
 	mv $@.tmp $@
 
+$(TRAEFIK):
+	@echo "Building Traefik $(TRAEFIK_VERSION) from github.com/traefik/traefik/v3 (first time: several minutes)"
+	mkdir -p $(dir $@)
+	cd hack/traefik && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$(TRAEFIK_VERSION)' -o $@.tmp github.com/traefik/traefik/v3/cmd/traefik
+	mv $@.tmp $@
+
+$(COREDNS):
+	@echo "Building CoreDNS $(COREDNS_VERSION) from github.com/coredns/coredns (first time: a few minutes)"
+	mkdir -p $(dir $@)
+	cd hack/coredns && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w -X github.com/coredns/coredns/coremain.GitCommit=$(COREDNS_VERSION)' -o $@.tmp .
+	mv $@.tmp $@
+
 $(CONTROLLER_GEN):
 	GOBIN=$(dir $@) CGO_ENABLED=0 $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 
@@ -139,6 +277,6 @@ $(GOLANGCI_LINT):
 quickstart: build testbin ## The florin/guilder example as bare processes, step by step; KEEP=true leaves it running.
 	KUBECTL=$(KUBE_BIN_DIR)/kubectl hack/quickstart.sh
 
-.PHONY: e2e images push dist
-e2e images push dist: ## Not available yet in this version.
+.PHONY: dist
+dist: ## Not available yet in this version.
 	@echo "make $@ is not available yet in this version of KubeStellar" >&2; exit 1

@@ -34,7 +34,7 @@ if [ -n "$unformatted" ]; then
   failed=1
 fi
 
-for mod in . hack/tools; do
+for mod in . hack/tools hack/traefik hack/coredns; do
   if ! (cd "$mod" && go mod tidy -diff >/dev/null); then
     echo "$mod/go.mod is not tidy; run 'go mod tidy' in $mod" >&2
     failed=1
