@@ -44,6 +44,8 @@ TEST_ASSETS := $(KUBE_BIN_DIR):$(ETCD_BIN_DIR)
 GO_TEST_FLAGS ?= -timeout 40m
 GO_TEST_PACKAGES ?= ./...
 BENCH_PACKAGES ?= ./test/bench/...
+DIST_PLATFORMS ?= linux/amd64 linux/arm64
+DIST_DIR ?= $(CURDIR)/_output/dist
 
 ##@ Everyday
 
@@ -78,6 +80,13 @@ test-go: testbin ## Unit and integration tests only (real kube-apiserver and etc
 bench: testbin ## Run the benchmarks against real servers and print their tables.
 	KUBESTELLAR_TEST_ASSETS=$(TEST_ASSETS) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m $(BENCH_PACKAGES)
 
+##@ Releases
+
+.PHONY: dist
+dist: ## Release archives for DIST_PLATFORMS (default linux/amd64 linux/arm64) in DIST_DIR (_output/dist), the stamped bootstrap script and SHA256SUMS.
+	VERSION='$(VERSION)' LDFLAGS='$(LDFLAGS)' KUBE_LDFLAGS='$(KUBE_LDFLAGS)' KUBE_BIN_DIR='$(KUBE_BIN_DIR)' \
+		hack/dist.sh '$(DIST_DIR)' $(DIST_PLATFORMS)
+
 ##@ Code generation and checks
 
 .PHONY: generate
@@ -89,9 +98,11 @@ verify: $(CONTROLLER_GEN) ## Fail when generated files are stale, code is unform
 	hack/verify.sh $(CONTROLLER_GEN)
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Run go vet and golangci-lint.
+lint: $(GOLANGCI_LINT) ## Run go vet, golangci-lint and shellcheck.
 	$(GO) vet ./...
 	$(GOLANGCI_LINT) run ./...
+	hack/ensure-packages.sh shellcheck
+	shellcheck .ci/run hack/*.sh bootstrap/*.sh
 
 ##@ Upstream binaries and tools (built from Go modules, cached in CACHE_DIR)
 
@@ -124,6 +135,6 @@ $(GOLANGCI_LINT):
 quickstart: build testbin ## The florin/guilder example as bare processes, step by step; KEEP=true leaves it running.
 	KUBECTL=$(KUBE_BIN_DIR)/kubectl hack/quickstart.sh
 
-.PHONY: e2e images push dist
-e2e images push dist: ## Not available yet in this version.
+.PHONY: e2e images push
+e2e images push: ## Not available yet in this version.
 	@echo "make $@ is not available yet in this version of KubeStellar" >&2; exit 1

@@ -61,11 +61,11 @@ func TestNewID(t *testing.T) {
 
 func TestSplitURL(t *testing.T) {
 	for in, want := range map[string][2]string{
-		"https://h:6443/clusters/root:imw1":  {"https://h:6443", "root:imw1"},
-		"https://h:6443/clusters/root":       {"https://h:6443", "root"},
-		"https://h:6443":                     {"https://h:6443", ""},
-		"https://h:6443/":                    {"https://h:6443", ""},
-		"https://h/prefix/clusters/root:x/":  {"https://h/prefix", "root:x"},
+		"https://h:6443/clusters/root:imw1": {"https://h:6443", "root:imw1"},
+		"https://h:6443/clusters/root":      {"https://h:6443", "root"},
+		"https://h:6443":                    {"https://h:6443", ""},
+		"https://h:6443/":                   {"https://h:6443", ""},
+		"https://h/prefix/clusters/root:x/": {"https://h/prefix", "root:x"},
 	} {
 		base, path, err := SplitURL(in)
 		require.NoError(t, err, in)
