@@ -58,6 +58,8 @@ TEST_ASSETS := $(KUBE_BIN_DIR):$(ETCD_BIN_DIR)
 GO_TEST_FLAGS ?= -timeout 40m
 GO_TEST_PACKAGES ?= ./...
 BENCH_PACKAGES ?= ./test/bench/...
+DIST_PLATFORMS ?= linux/amd64 linux/arm64
+DIST_DIR ?= $(CURDIR)/_output/dist
 
 ##@ Everyday
 
@@ -188,6 +190,13 @@ print-repository: ## Print the repository the images are named for.
 print-image-tag: ## Print the images' tag.
 	@echo $(IMAGE_TAG)
 
+##@ Releases
+
+.PHONY: dist
+dist: ## Release archives for DIST_PLATFORMS (default linux/amd64 linux/arm64) in DIST_DIR (_output/dist), the stamped bootstrap script and SHA256SUMS.
+	VERSION='$(VERSION)' LDFLAGS='$(LDFLAGS)' KUBE_LDFLAGS='$(KUBE_LDFLAGS)' KUBE_BIN_DIR='$(KUBE_BIN_DIR)' \
+		hack/dist.sh '$(DIST_DIR)' $(DIST_PLATFORMS)
+
 ##@ Code generation and checks
 
 .PHONY: generate
@@ -199,11 +208,13 @@ verify: $(CONTROLLER_GEN) ## Fail when generated files are stale, code is unform
 	hack/verify.sh $(CONTROLLER_GEN)
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) $(HELM) ## Run go vet, golangci-lint and helm lint.
+lint: $(GOLANGCI_LINT) $(HELM) ## Run go vet, golangci-lint, helm lint and shellcheck.
 	$(GO) vet ./...
 	$(GOLANGCI_LINT) run ./...
 	$(HELM) lint --strict $(CHART_DIR) --set externalEndpoint=kubestellar.example.com:443
 	$(HELM) lint --strict $(CHART_DIR) --set openshift=true
+	hack/ensure-packages.sh shellcheck
+	shellcheck .ci/run hack/*.sh bootstrap/*.sh
 
 ##@ Upstream binaries and tools (built from Go modules, cached in CACHE_DIR)
 
@@ -271,12 +282,8 @@ $(CONTROLLER_GEN):
 $(GOLANGCI_LINT):
 	GOBIN=$(dir $@) CGO_ENABLED=0 $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
-##@ Later work
+##@ Examples
 
 .PHONY: quickstart
 quickstart: build testbin ## The florin/guilder example as bare processes, step by step; KEEP=true leaves it running.
 	KUBECTL=$(KUBE_BIN_DIR)/kubectl hack/quickstart.sh
-
-.PHONY: dist
-dist: ## Not available yet in this version.
-	@echo "make $@ is not available yet in this version of KubeStellar" >&2; exit 1

@@ -30,7 +30,7 @@ fi
 unformatted=$(git ls-files -co --exclude-standard -z '*.go' | xargs -0 -r gofmt -l)
 if [ -n "$unformatted" ]; then
   echo "Go files not formatted; run 'gofmt -w' on:" >&2
-  printf '  %s\n' $unformatted >&2
+  while IFS= read -r f; do echo "  $f"; done <<<"$unformatted" >&2
   failed=1
 fi
 

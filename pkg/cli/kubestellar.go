@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -45,6 +46,9 @@ In a hosting cluster, the chart's init container runs kubestellar init-in-cluste
 	pf.StringVar(&wmws, "ensure-wmw", DefaultWMW, `workload management spaces to ensure, comma-separated ("" for none)`)
 	pf.StringVar(&o.RootDir, "root-dir", ".kubestellar", "state directory of the local space server")
 	pf.IntVar(&o.SecurePort, "secure-port", 6443, "port of the local space server")
+	pf.StringVar(&o.BindAddress, "bind-address", "", "IP address the local space server listens on (default: every address)")
+	pf.IntVar(&o.ControllerPort, "controller-port", 10203,
+		"port on 127.0.0.1 of the mailbox controller's /metrics, /healthz and /readyz; the where-resolver and placement translator take the next two (0: none)")
 	pf.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig reaching the space server when --local-kcp=false (default: $KUBECONFIG)")
 	pf.StringVar(&o.Context, "context", "", "context in --kubeconfig")
 	pf.DurationVar(&o.Timeout, "timeout", 3*time.Minute, "how long to wait for each step")
@@ -60,6 +64,12 @@ In a hosting cluster, the chart's init container runs kubestellar init-in-cluste
 		}
 		if trace {
 			o.Trace = streams.ErrOut
+		}
+		if o.BindAddress != "" && net.ParseIP(o.BindAddress) == nil {
+			return fmt.Errorf("--bind-address %q is not an IP address", o.BindAddress)
+		}
+		if o.ControllerPort < 0 || o.ControllerPort > 65533 {
+			return fmt.Errorf("--controller-port %d is not a port from 1 to 65533 (or 0 for none)", o.ControllerPort)
 		}
 		if !o.LocalServer && o.Kubeconfig == "" {
 			o.Kubeconfig = clientcmd.NewDefaultClientConfigLoadingRules().GetDefaultFilename()

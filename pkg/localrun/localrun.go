@@ -31,8 +31,15 @@ type Options struct {
 	LogFolder string
 	// LocalServer runs the space server here; otherwise Kubeconfig reaches one.
 	LocalServer bool
+	// BindAddress is the IP address the local space server listens on; its own default
+	// (every address) when empty.
+	BindAddress string
 	// SecurePort is the local space server's port.
 	SecurePort int
+	// ControllerPort is where the first controller serves /metrics, /healthz and /readyz on
+	// 127.0.0.1, the others on the ports after it (another value lets a second core run on
+	// the same machine); 0 serves none.
+	ControllerPort int
 	// Kubeconfig and Context reach a space server that is not local.
 	Kubeconfig, Context string
 	// ESPWPath, IMWs and WMWs are what init ensures.
@@ -48,8 +55,9 @@ type Options struct {
 	Verbose bool
 }
 
-// controllers are the controller binaries, in start order.
-var controllers = []string{"mailbox-controller", "kubestellar-where-resolver", "placement-translator"}
+// controllers are the controller binaries, in start order, which is the order of their
+// default ports (10203, 10204, 10205) that --controller-port shifts.
+var controllers = []string{"mailbox-controller", "placement-translator", "kubestellar-where-resolver"}
 
 const spaceServer = "kubestellar-space-server"
 
@@ -136,6 +144,14 @@ func Start(ctx context.Context, o *Options) error {
 	}
 	if o.LocalServer {
 		args := []string{"--root-dir", o.RootDir, "--secure-port", strconv.Itoa(o.SecurePort), v}
+		if o.BindAddress != "" {
+			args = append(args, "--bind-address", o.BindAddress)
+		}
+		// The server writes its kubeconfig once it serves every space; one left by an earlier
+		// run would say so too early.
+		if err := os.Remove(o.KubeconfigPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("removing the kubeconfig of the earlier run: %w", err)
+		}
 		if err := o.launch(spaceServer, args); err != nil {
 			return err
 		}
@@ -145,10 +161,14 @@ func Start(ctx context.Context, o *Options) error {
 	}
 	kubeconfig, context := o.kubeconfig()
 	for i, name := range controllers {
+		serve := ""
+		if o.ControllerPort != 0 {
+			// Each serves /metrics on its own port beside the others.
+			serve = fmt.Sprintf("127.0.0.1:%d", o.ControllerPort+i)
+		}
 		args := []string{
 			"--root-kubeconfig", kubeconfig, "--base-kubeconfig", kubeconfig, "--espw-path", o.ESPWPath,
-			// Each serves /metrics on its own port beside the others.
-			"--server-bind-address", fmt.Sprintf("127.0.0.1:%d", 10203+i), v,
+			"--server-bind-address", serve, v,
 		}
 		if context != "" {
 			args = append(args, "--root-context", context)

@@ -1,0 +1,314 @@
+// Package dist builds a release archive with `make dist` and installs it with the bootstrap
+// script, as a user does, then uses what the script prints.
+package dist
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kubestellar/kubestellar/test/framework"
+)
+
+// version is stamped into the test's release, so that the test sees it travel.
+const version = "v0.0.0-disttest"
+
+func TestBootstrapRefusesBadFlags(t *testing.T) {
+	script := filepath.Join(framework.ModuleRoot(t), "bootstrap", "bootstrap-kubestellar.sh")
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "kubestellar_v1.2.3_linux_amd64.tar.gz")
+	for _, c := range []struct {
+		args  []string
+		wants []string
+	}{
+		{[]string{"--os", "plan9"}, []string{"--os plan9 is not supported; KubeStellar is released for linux and darwin", "--help"}},
+		{[]string{"--arch", "mips"}, []string{"--arch mips is not supported"}},
+		{[]string{"--bogus"}, []string{"unknown flag: --bogus", "Usage:", "--ensure-folder DIR"}},
+		{[]string{"--os"}, []string{"--os needs a value", "Usage:"}},
+		{[]string{"--os", "--arch", "arm64"}, []string{"--os needs a value"}},
+		{[]string{"--openshift", "yes"}, []string{"--openshift must be true or false, not 'yes'"}},
+		{[]string{"--endpoint-address", "example.com"}, []string{"--endpoint-address must be HOST:PORT"}},
+		{[]string{"--host-ns", "Bad_NS"}, []string{"--host-ns must be a namespace name"}},
+		{[]string{"--secure-port", "70000"}, []string{"--secure-port must be a port number from 1 to 65535"}},
+		{[]string{"--kubestellar-version", "latest"}, []string{"--kubestellar-version must be a release version such as v0.21.0, not 'latest'"}},
+		{[]string{"--archive", missing, "--os", "linux", "--arch", "amd64"}, []string{"--archive " + missing + ": no such file"}},
+		{[]string{"--archive", missing, "--os", "linux", "--arch", "arm64"}, []string{"is for linux/amd64, not linux/arm64"}},
+		{[]string{"--archive", missing, "--kubestellar-version", "v1.0.0"}, []string{"holds release v1.2.3, not --kubestellar-version v1.0.0"}},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			folder := filepath.Join(dir, "folder")
+			r := framework.Run(t.Context(), dir, script, append([]string{"--ensure-folder", folder}, c.args...)...)
+			var exit *exec.ExitError
+			require.ErrorAs(t, r.Err, &exit, "the script should fail\n%s%s", r.Stdout, r.Stderr)
+			assert.Equal(t, 2, exit.ExitCode())
+			for _, want := range c.wants {
+				assert.Contains(t, r.Stderr, want)
+			}
+			assert.Empty(t, r.Stdout, "nothing to export")
+			assert.NoDirExists(t, folder, "a refused run leaves nothing behind")
+		})
+	}
+	r := framework.Run(t.Context(), dir, script, "--help")
+	require.NoError(t, r.Err)
+	assert.Contains(t, r.Stdout, "--kubestellar-version VERSION  release to install (default: v0.0.0-dev")
+}
+
+func TestDistAndBootstrap(t *testing.T) {
+	root := framework.ModuleRoot(t)
+	framework.Binary(t, "kubectl") // fails early, with directions, when the test assets are missing
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	dist := t.TempDir()
+
+	start := time.Now()
+	cmd := exec.CommandContext(t.Context(), "make", "--no-print-directory", "dist", "DIST_PLATFORMS="+platform, "DIST_DIR="+dist, "VERSION="+version)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "make dist\n%s", out)
+	t.Logf("make dist for %s took %s", platform, time.Since(start).Round(time.Second))
+
+	asset := fmt.Sprintf("kubestellar_%s_%s_%s.tar.gz", version, runtime.GOOS, runtime.GOARCH)
+	archive := filepath.Join(dist, asset)
+
+	t.Run("the archive holds every command, the upstream servers, the charts and the README", func(t *testing.T) {
+		entries := readArchive(t, archive)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.name)
+		}
+		assert.True(t, slices.IsSorted(names), "entries in name order: %v", names)
+		mtime := entries[0].mtime
+		for _, e := range entries {
+			assert.Equal(t, mtime, e.mtime, "%s has the release time", e.name)
+			assert.Zero(t, e.uid, "%s belongs to root", e.name)
+		}
+
+		commands, err := os.ReadDir(filepath.Join(root, "cmd"))
+		require.NoError(t, err)
+		want := []string{"bin/kube-apiserver", "bin/kube-controller-manager"}
+		for _, c := range commands {
+			want = append(want, "bin/"+c.Name())
+		}
+		for _, w := range want {
+			e, ok := find(entries, w)
+			if assert.True(t, ok, "%s in the archive", w) {
+				assert.Equal(t, int64(0o755), e.mode&0o777, "%s is executable", w)
+			}
+		}
+		readme, ok := find(entries, "README.md")
+		require.True(t, ok, "README.md in the archive")
+		wantReadme, err := os.ReadFile(filepath.Join(root, "README.md"))
+		require.NoError(t, err)
+		assert.Equal(t, string(wantReadme), readme.content)
+
+		if _, err := os.Stat(filepath.Join(root, "charts", "kubestellar", "Chart.yaml")); err == nil {
+			chart, ok := find(entries, "charts/kubestellar/Chart.yaml")
+			require.True(t, ok, "the chart in the archive")
+			assert.Contains(t, chart.content, "\nversion: "+strings.TrimPrefix(version, "v")+"\n")
+			assert.Contains(t, chart.content, "\nappVersion: \""+version+"\"\n")
+		}
+	})
+
+	t.Run("SHA256SUMS covers the archive and the stamped script", func(t *testing.T) {
+		sums, err := os.ReadFile(filepath.Join(dist, "SHA256SUMS"))
+		require.NoError(t, err)
+		var files []string
+		for _, line := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
+			sum, file, ok := strings.Cut(line, "  ")
+			require.True(t, ok, "line %q", line)
+			files = append(files, file)
+			assert.Equal(t, sha256File(t, filepath.Join(dist, file)), sum, file)
+		}
+		assert.Equal(t, []string{asset, "bootstrap-kubestellar.sh"}, files)
+		script, err := os.ReadFile(filepath.Join(dist, "bootstrap-kubestellar.sh"))
+		require.NoError(t, err)
+		assert.Contains(t, string(script), "\nrelease_version="+version+"\n")
+	})
+
+	// The script runs as a user would run it, without KubeStellar on PATH.
+	folder := filepath.Join(framework.TempDir(t), "ks")
+	script := filepath.Join(dist, "bootstrap-kubestellar.sh")
+	port := freePort(t, 1)
+	controllerPort := freePort(t, 3)
+	t.Cleanup(func() {
+		// The test's context is over by now.
+		r := framework.Run(context.Background(), folder, filepath.Join(folder, "bin", "kubestellar"), "stop", "--log-folder", filepath.Join(folder, "kubestellar-logs"))
+		if r.Err != nil {
+			t.Errorf("kubestellar stop: %v\n%s%s", r.Err, r.Stdout, r.Stderr)
+		}
+	})
+	bootstrap := func(t *testing.T) framework.Result {
+		cmd := exec.CommandContext(t.Context(), script, "--archive", archive, "--ensure-folder", folder,
+			"--secure-port", fmt.Sprint(port), "--bind-address", "127.0.0.1", "--", "--controller-port", fmt.Sprint(controllerPort))
+		cmd.Dir = t.TempDir()
+		cmd.Env = append(os.Environ(), "PATH="+pathWithout(t, "kubestellar"))
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		start := time.Now()
+		err := cmd.Run()
+		t.Logf("bootstrap took %s", time.Since(start).Round(time.Second))
+		require.NoError(t, err, "bootstrap\n%s%s", stdout.String(), stderr.String())
+		return framework.Result{Stdout: stdout.String(), Stderr: stderr.String()}
+	}
+	kubeconfig := filepath.Join(folder, ".kubestellar", "admin.kubeconfig")
+	exports := fmt.Sprintf("export PATH=\"%s/bin:$PATH\"\nexport KUBECONFIG=\"%s\"\n", folder, kubeconfig)
+
+	t.Run("bootstrap unpacks the archive, starts the core and prints the exports", func(t *testing.T) {
+		r := bootstrap(t)
+		assert.Equal(t, exports, r.Stdout)
+		assert.Contains(t, r.Stderr, "Unpacking "+archive+" into "+folder)
+		assert.Contains(t, r.Stderr, "KubeStellar is ready. To use it from another shell:")
+
+		release := framework.Run(t.Context(), folder, filepath.Join(folder, "bin", "kubestellar-release"))
+		require.NoError(t, release.Err)
+		assert.Equal(t, version+"\n", release.Stdout)
+		assert.Equal(t, []string{"127.0.0.1"}, listeners(t, port), "--bind-address reaches the space server")
+		for _, name := range []string{"kubestellar-space-server", "mailbox-controller", "kubestellar-where-resolver", "placement-translator"} {
+			assert.FileExists(t, filepath.Join(folder, "kubestellar-logs", name+".pid"), "%s runs", name)
+		}
+	})
+
+	t.Run("the printed KUBECONFIG reaches the space server and its core spaces", func(t *testing.T) {
+		server := framework.Kubectl(t, kubeconfig, "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}")
+		assert.Equal(t, fmt.Sprintf("https://localhost:%d/clusters/root", port), server)
+		spaces := framework.Kubectl(t, kubeconfig, "get", "spaces", "-o", "custom-columns=NAME:.metadata.name,PHASE:.status.phase", "--no-headers")
+		assert.Regexp(t, `(?m)^espw\s+Ready$`, spaces)
+		assert.Regexp(t, `(?m)^imw1\s+Ready$`, spaces)
+		assert.Regexp(t, `(?m)^wmw1\s+Ready$`, spaces)
+	})
+
+	t.Run("a second run does not unpack again and leaves the core running", func(t *testing.T) {
+		r := bootstrap(t)
+		assert.Equal(t, exports, r.Stdout)
+		assert.Contains(t, r.Stderr, "KubeStellar "+version+" for "+platform+" is already unpacked in "+folder)
+		assert.NotContains(t, r.Stderr, "Unpacking")
+		assert.Contains(t, framework.Kubectl(t, kubeconfig, "get", "spaces", "espw", "-o", "jsonpath={.status.phase}"), "Ready")
+	})
+}
+
+type entry struct {
+	name, content string
+	mode          int64
+	uid           int
+	mtime         time.Time
+}
+
+// readArchive lists a .tar.gz, with the content of its small files.
+func readArchive(t *testing.T, path string) []entry {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	tr := tar.NewReader(gz)
+	var out []entry
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		require.NoError(t, err)
+		e := entry{name: strings.TrimSuffix(h.Name, "/"), mode: h.Mode, uid: h.Uid, mtime: h.ModTime}
+		if h.Typeflag == tar.TypeReg && h.Size < 1<<20 {
+			data, err := io.ReadAll(tr)
+			require.NoError(t, err)
+			e.content = string(data)
+		}
+		out = append(out, e)
+	}
+}
+
+func find(entries []entry, name string) (entry, bool) {
+	for _, e := range entries {
+		if e.name == name {
+			return e, true
+		}
+	}
+	return entry{}, false
+}
+
+func sha256File(t *testing.T, path string) string {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	require.NoError(t, err)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// freePort returns the first of n consecutive free ports on 127.0.0.1.
+func freePort(t *testing.T, n int) int {
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		first := l.Addr().(*net.TCPAddr).Port
+		listeners := []net.Listener{l}
+		ok := true
+		for i := 1; i < n && ok; i++ {
+			next, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", first+i))
+			if ok = err == nil; ok {
+				listeners = append(listeners, next)
+			}
+		}
+		for _, l := range listeners {
+			require.NoError(t, l.Close())
+		}
+		if ok {
+			return first
+		}
+	}
+	t.Fatalf("no %d consecutive free ports found", n)
+	return 0
+}
+
+// pathWithout is $PATH without the directories that hold the named program.
+func pathWithout(t *testing.T, program string) string {
+	var keep []string
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if _, err := os.Stat(filepath.Join(dir, program)); err == nil {
+			t.Logf("leaving %s off PATH: it holds %s", dir, program)
+			continue
+		}
+		keep = append(keep, dir)
+	}
+	return strings.Join(keep, string(os.PathListSeparator))
+}
+
+// listeners lists the IPv4 addresses listening on a TCP port, from /proc/net/tcp.
+func listeners(t *testing.T, port int) []string {
+	data, err := os.ReadFile("/proc/net/tcp")
+	require.NoError(t, err)
+	var out []string
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		fields := strings.Fields(line)
+		// Fields: sl, local address (hex IP:port, IP little-endian), remote address, state (0A: LISTEN).
+		if len(fields) < 4 || fields[3] != "0A" {
+			continue
+		}
+		ip, p, _ := strings.Cut(fields[1], ":")
+		if p != fmt.Sprintf("%04X", port) || len(ip) != 8 {
+			continue
+		}
+		b, err := hex.DecodeString(ip)
+		require.NoError(t, err)
+		out = append(out, net.IPv4(b[3], b[2], b[1], b[0]).String())
+	}
+	return out
+}
