@@ -160,29 +160,36 @@ func hasAll(parts ...string) func(string) bool {
 	}
 }
 
+// statePV makes a hostPath PersistentVolume for the core's state (the cluster has no
+// provisioner), removed when the test ends.
+func (e *env) statePV(t *testing.T, name string) {
+	t.Helper()
+	dir := filepath.Join(e.workDir, name)
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	// The space server runs as user 65532 and a hostPath volume ignores fsGroup.
+	require.NoError(t, os.Chown(dir, 65532, 65532))
+	pv := framework.WriteFile(t, "pv.yaml", fmt.Sprintf(`apiVersion: v1
+kind: PersistentVolume
+metadata: {name: %s}
+spec:
+  capacity: {storage: 10Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: %s, type: Directory}
+`, name, dir))
+	e.k(t, e.kubeconfig, "apply", "-f", pv)
+	t.Cleanup(func() {
+		_, _ = e.run(context.Background(), e.kubectl, "--kubeconfig", e.kubeconfig, "delete", "pv", name, "--ignore-not-found", "--wait=false")
+	})
+}
+
 // TestKubeStellarInACluster goes through the life of a deployed KubeStellar, in order: each
 // step needs the ones before it.
 func TestKubeStellarInACluster(t *testing.T) {
 	suite := t
 	e := newEnv(t)
 	const ns = "kubestellar"
-	stateDir := filepath.Join(e.workDir, "state")
-	require.NoError(t, os.MkdirAll(stateDir, 0o755))
-	// The space server runs as user 65532 and a hostPath volume ignores fsGroup.
-	require.NoError(t, os.Chown(stateDir, 65532, 65532))
-	pv := framework.WriteFile(t, "pv.yaml", fmt.Sprintf(`apiVersion: v1
-kind: PersistentVolume
-metadata: {name: kubestellar-e2e-state}
-spec:
-  capacity: {storage: 10Gi}
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Retain
-  hostPath: {path: %s, type: Directory}
-`, stateDir))
-	e.k(t, e.kubeconfig, "apply", "-f", pv)
-	t.Cleanup(func() {
-		_, _ = e.run(context.Background(), e.kubectl, "--kubeconfig", e.kubeconfig, "delete", "pv", "kubestellar-e2e-state", "--ignore-not-found", "--wait=false")
-	})
+	e.statePV(t, "kubestellar-e2e-state")
 
 	ok := t.Run("deploy: all pods Ready, with progress", func(t *testing.T) {
 		start := time.Now()
@@ -400,6 +407,30 @@ spec:
 		}
 		_, err := e.run(t.Context(), e.helm, "--kubeconfig", e.kubeconfig, "status", "kubestellar", "-n", ns)
 		assert.Error(t, err, "the release is gone")
+	})
+
+	t.Run("bootstrap-kubestellar.sh deploys into the current cluster and prints the exports", func(t *testing.T) {
+		e.statePV(t, "kubestellar-e2e-bootstrap")
+		const bns = "ks-bootstrap"
+		folder := filepath.Join(e.workDir, "bootstrap")
+		args := append([]string{"--endpoint-address", e.endpoint, "--host-ns", bns, "--ensure-folder", folder, "--",
+			"--timeout", "15m"}, e.imageFlags()...)
+		cmd := exec.CommandContext(t.Context(), filepath.Join(framework.ModuleRoot(t), "bootstrap", "bootstrap-kubestellar.sh"), args...)
+		// The commands are on PATH, so nothing is unpacked; the current cluster is the hosting one.
+		cmd.Env = append(os.Environ(), "PATH="+e.binDir+string(os.PathListSeparator)+os.Getenv("PATH"), "KUBECONFIG="+e.kubeconfig)
+		cmd.Dir = e.workDir
+		var stderr bytes.Buffer
+		cmd.Stderr = io.MultiWriter(&stderr, os.Stderr)
+		start := time.Now()
+		stdout, err := cmd.Output()
+		require.NoError(t, err, "bootstrap-kubestellar.sh %v:\n%s", args, stderr.String())
+		e.record("bootstrap → Ready", start)
+		kubeconfig := filepath.Join(folder, "kubestellar.kubeconfig")
+		assert.Contains(t, string(stdout), `export KUBECONFIG="`+kubeconfig+`"`)
+		assert.Contains(t, string(stdout), `export PATH="`)
+		assert.Contains(t, stderr.String(), "KubeStellar is ready")
+		e.eventually(t, 2*time.Minute, "spaces through the bootstrap's kubeconfig", hasAll("espw", "imw1", "wmw1"), kubeconfig, "get", "spaces")
+		e.must(t, e.helm, "--kubeconfig", e.kubeconfig, "delete", "kubestellar", "-n", bns, "--wait", "--timeout", "5m")
 	})
 }
 
