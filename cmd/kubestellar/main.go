@@ -1,25 +1,6 @@
 // Command kubestellar runs the KubeStellar core as bare processes on this machine.
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
+import "github.com/kubestellar/kubestellar/pkg/cli"
 
-	"k8s.io/cli-runtime/pkg/genericiooptions"
-
-	"github.com/kubestellar/kubestellar/pkg/cli"
-)
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	cmd := cli.NewKubestellarCommand(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
-	err := cmd.ExecuteContext(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main(cli.NewKubestellarCommand) }

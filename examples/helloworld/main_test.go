@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,28 +16,10 @@ import (
 	"github.com/kubestellar/kubestellar/test/framework"
 )
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestHelloWorld(t *testing.T) {
 	c1, c2 := framework.StartAPIServer(t), framework.StartAPIServer(t)
 	kubeconfig := framework.WriteKubeconfig(t, map[string]*rest.Config{"c1": c1.Config, "c2": c2.Config})
-	out := &syncBuffer{}
+	out := &framework.SyncBuffer{}
 	ctx := t.Context()
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, kubeconfig, []string{"c1", "c2"}, out) }()

@@ -21,6 +21,7 @@ import (
 	"k8s.io/klog/v2"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/kubestellar/kubestellar/pkg/kubeconfig"
 	"github.com/kubestellar/kubestellar/pkg/multicluster"
 )
 
@@ -33,7 +34,13 @@ type SetupFunc func(ctx context.Context, mgr *multicluster.Manager) error
 func Run(ctx context.Context, o *Options, scheme *runtime.Scheme, setup SetupFunc) error {
 	logger := klog.FromContext(ctx).WithName(o.Name)
 	for _, k := range []*KubeconfigFlags{o.Base, o.Root} {
-		if err := waitForFile(ctx, k.Kubeconfig, logger); err != nil {
+		if k.Kubeconfig == "" {
+			continue
+		}
+		// Another container or process writes it when it starts; wait rather than fail.
+		if err := kubeconfig.WaitForFile(ctx, k.Kubeconfig, func(waited time.Duration) {
+			logger.Info("Waiting for the kubeconfig file", "path", k.Kubeconfig, "waited", waited.String())
+		}); err != nil {
 			return err
 		}
 	}
@@ -152,32 +159,4 @@ func runElected(ctx context.Context, name string, root *rest.Config, logger klog
 	default:
 	}
 	return errors.New("lost the leader election lease")
-}
-
-// waitForFile waits for a kubeconfig file that another container or process writes when it
-// starts (the space server's admin.kubeconfig), rather than failing and being restarted.
-func waitForFile(ctx context.Context, path string, logger klog.Logger) error {
-	if path == "" {
-		return nil
-	}
-	start := time.Now()
-	var logged time.Time
-	for {
-		_, err := os.Stat(path)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("kubeconfig %s: %w", path, err)
-		}
-		if time.Since(logged) >= 10*time.Second {
-			logged = time.Now()
-			logger.Info("Waiting for the kubeconfig file", "path", path, "waited", time.Since(start).Round(time.Second).String())
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for kubeconfig %s: %w", path, ctx.Err())
-		case <-time.After(time.Second):
-		}
-	}
 }

@@ -7,10 +7,8 @@ package incluster
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -64,7 +62,12 @@ func Publish(ctx context.Context, o Options) error {
 		say = func(string, ...any) {}
 	}
 	adminFile := filepath.Join(o.RootDir, server.AdminKubeconfig)
-	if err := waitForFile(ctx, adminFile, o.Bootstrap.Timeout, say); err != nil {
+	waitCtx, cancel := context.WithTimeout(ctx, o.Bootstrap.Timeout)
+	err := kubeconfig.WaitForFile(waitCtx, adminFile, func(waited time.Duration) {
+		say("Waiting for the space server to write %s (%s so far)", adminFile, waited)
+	})
+	cancel()
+	if err != nil {
 		return err
 	}
 	admin, err := clientcmd.LoadFromFile(adminFile)
@@ -146,28 +149,6 @@ func rewritten(admin *clientcmdapi.Config, host, port string) ([]byte, error) {
 		return nil, err
 	}
 	return clientcmd.Write(*cfg)
-}
-
-func waitForFile(ctx context.Context, path string, timeout time.Duration, say spaces.Progress) error {
-	start, last := time.Now(), time.Now()
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(context.Context) (bool, error) {
-		_, err := os.Stat(path)
-		if err == nil {
-			return true, nil
-		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return false, err
-		}
-		if time.Since(last) >= 10*time.Second {
-			last = time.Now()
-			say("Waiting for the space server to write %s (%s so far)", path, time.Since(start).Round(time.Second))
-		}
-		return false, nil
-	})
-	if err != nil {
-		return fmt.Errorf("waiting for %s: %w", path, err)
-	}
-	return nil
 }
 
 // routeHost waits for the Route to have a host admitted by a router, or one in its spec.

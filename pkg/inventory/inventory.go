@@ -9,11 +9,11 @@ import (
 	"maps"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
 )
@@ -67,7 +67,8 @@ func EnsureLocation(ctx context.Context, c client.Client, name string, labels ma
 	if err := ValidateName(name); err != nil {
 		return err
 	}
-	stLabels := maps.Clone(labels)
+	stLabels := map[string]string{}
+	maps.Copy(stLabels, labels)
 	stLabels[IDLabel] = name
 	st := &edgev2alpha1.SyncTarget{}
 	if err := ensure(ctx, c, "synctarget", name, st, func() {
@@ -92,31 +93,20 @@ func EnsureLocation(ctx context.Context, c client.Client, name string, labels ma
 	return nil
 }
 
-// ensure creates or updates obj, named name, so that mutate's changes hold.
+// ensure creates or updates obj, named name, so that mutate's changes hold, and reports what
+// it did as kubectl would.
 func ensure(ctx context.Context, c client.Client, resource, name string, obj client.Object, mutate func(), step Step) error {
-	err := c.Get(ctx, client.ObjectKey{Name: name}, obj)
-	switch {
-	case apierrors.IsNotFound(err):
-		obj.SetName(name)
-		mutate()
-		if err := c.Create(ctx, obj); err != nil {
-			return fmt.Errorf("creating %s %s: %w", resource, name, err)
-		}
-		step("%s.%s %q created", resource, edgev2alpha1.GroupName, name)
-		return nil
-	case err != nil:
-		return fmt.Errorf("reading %s %s: %w", resource, name, err)
+	obj.SetName(name)
+	result, err := controllerutil.CreateOrUpdate(ctx, c, obj, func() error { mutate(); return nil })
+	if err != nil {
+		return fmt.Errorf("ensuring %s %s: %w", resource, name, err)
 	}
-	before := obj.DeepCopyObject()
-	mutate()
-	if equality.Semantic.DeepEqual(before, obj) {
-		step("%s.%s %q unchanged", resource, edgev2alpha1.GroupName, name)
-		return nil
-	}
-	if err := c.Update(ctx, obj); err != nil {
-		return fmt.Errorf("updating %s %s: %w", resource, name, err)
-	}
-	step("%s.%s %q configured", resource, edgev2alpha1.GroupName, name)
+	said := map[controllerutil.OperationResult]string{
+		controllerutil.OperationResultCreated: "created",
+		controllerutil.OperationResultUpdated: "configured",
+		controllerutil.OperationResultNone:    "unchanged",
+	}[result]
+	step("%s.%s %q %s", resource, edgev2alpha1.GroupName, name, said)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package kubeconfig
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -81,6 +82,31 @@ func WaitForContext(ctx context.Context, file, contextName string, timeout time.
 	})
 	if err != nil {
 		return fmt.Errorf("%s did not answer within %s: %w", restConfig.Host, timeout, lastErr)
+	}
+	return nil
+}
+
+// WaitForFile waits until the file at path exists (one that another process or container
+// writes when it starts, such as the space server's admin.kubeconfig), calling progress with
+// the time waited every 10 s, until ctx ends.
+func WaitForFile(ctx context.Context, path string, progress func(waited time.Duration)) error {
+	start, last := time.Now(), time.Now()
+	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(context.Context) (bool, error) {
+		_, err := os.Stat(path)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return false, err
+		}
+		if time.Since(last) >= 10*time.Second {
+			last = time.Now()
+			progress(time.Since(start).Round(time.Second))
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for %s: %w", path, err)
 	}
 	return nil
 }

@@ -93,7 +93,7 @@ func (t *Translator) syncWatches(ctx context.Context, space *multicluster.Cluste
 		}
 		for _, r := range list.APIResources {
 			gr := schema.GroupResource{Group: gv.Group, Resource: r.Name}
-			if strings.Contains(r.Name, "/") || gr == namespacesGR || !hasVerbs(r, "list", "watch") {
+			if strings.Contains(r.Name, "/") || gr == namespacesGR || !listWatch.Match(list.GroupVersion, &r) {
 				continue
 			}
 			for i := range placements.Items {
@@ -129,18 +129,8 @@ func (t *Translator) syncWatches(ctx context.Context, space *multicluster.Cluste
 	return nil
 }
 
-func hasVerbs(r metav1.APIResource, verbs ...string) bool {
-	for _, v := range verbs {
-		found := false
-		for _, have := range r.Verbs {
-			found = found || have == v
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
+// listWatch matches the resources an informer can follow.
+var listWatch = discovery.SupportsAllVerbs{Verbs: []string{"list", "watch"}}
 
 func unstructuredOf(gvk schema.GroupVersionKind) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}

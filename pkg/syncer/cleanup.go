@@ -85,7 +85,7 @@ func (s *Syncer) contentsOf(ctx context.Context, down *multicluster.Cluster, nam
 		}
 		for _, r := range list.APIResources {
 			gr := schema.GroupResource{Group: gv.Group, Resource: r.Name}
-			if strings.Contains(r.Name, "/") || made[gr] || !hasVerb(r, "list") {
+			if strings.Contains(r.Name, "/") || made[gr] || !listable.Match(list.GroupVersion, &r) {
 				continue
 			}
 			objs, err := meta.Resource(gv.WithResource(r.Name)).Namespace(namespace).List(ctx, metav1.ListOptions{})
@@ -119,14 +119,12 @@ func clusterMade(gr schema.GroupResource, o *metav1.PartialObjectMetadata) bool 
 	return false
 }
 
-func hasVerb(r metav1.APIResource, verb string) bool {
-	for _, v := range r.Verbs {
-		if v == verb {
-			return true
-		}
-	}
-	return false
-}
+// Resources by the verbs the syncer needs of them.
+var (
+	listable  = discovery.SupportsAllVerbs{Verbs: []string{"list"}}
+	watchable = discovery.SupportsAllVerbs{Verbs: []string{"watch"}}
+	listWatch = discovery.SupportsAllVerbs{Verbs: []string{"list", "watch"}}
+)
 
 // sweep finds, once connected, the kinds of the objects this syncer made before (in an
 // earlier run) and watches them, so that objects whose wrappers went away meanwhile are
@@ -163,7 +161,7 @@ func (s *Syncer) sweep(ctx context.Context) {
 			continue
 		}
 		for _, r := range list.APIResources {
-			if strings.Contains(r.Name, "/") || !hasVerb(r, "list") || !hasVerb(r, "watch") {
+			if strings.Contains(r.Name, "/") || !listWatch.Match(list.GroupVersion, &r) {
 				continue
 			}
 			found, err := meta.Resource(gv.WithResource(r.Name)).List(ctx, metav1.ListOptions{LabelSelector: selector, Limit: 1})

@@ -59,7 +59,7 @@ func (s *Syncer) reconcileConfig(ctx context.Context, req multicluster.Request) 
 		}
 		for _, r := range list.APIResources {
 			gr := schema.GroupResource{Group: gv.Group, Resource: r.Name}
-			if strings.Contains(r.Name, "/") || !hasVerb(r, "watch") || !slices.ContainsFunc(cfg.Spec.Upsync, func(u edgev2alpha1.UpsyncSet) bool { return setCovers(u, gr) }) {
+			if strings.Contains(r.Name, "/") || !watchable.Match(list.GroupVersion, &r) || !slices.ContainsFunc(cfg.Spec.Upsync, func(u edgev2alpha1.UpsyncSet) bool { return setCovers(u, gr) }) {
 				continue
 			}
 			if err := s.watchUpsync(down, gv.WithKind(r.Kind), gr); err != nil {

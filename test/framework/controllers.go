@@ -22,7 +22,7 @@ type Controller struct {
 
 	t      testing.TB
 	setup  controllerhost.SetupFunc
-	log    *syncBuffer
+	log    *SyncBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -35,7 +35,7 @@ func StartController(t testing.TB, srv *SpaceServer, name string, setup controll
 	opts.Root.Kubeconfig = srv.Kubeconfig
 	opts.Base.Kubeconfig = srv.Kubeconfig
 	opts.QPS, opts.Burst = 200, 400
-	c := &Controller{Options: opts, t: t, setup: setup, log: &syncBuffer{}}
+	c := &Controller{Options: opts, t: t, setup: setup, log: &SyncBuffer{}}
 	t.Cleanup(c.Stop)
 	c.Start()
 	return c
@@ -77,19 +77,19 @@ func SetupFunc[O, R any](setup func(*multicluster.Manager, O) (R, error), opts O
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent use, for capturing a log while reading it.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -70,8 +70,14 @@ func (s *SpaceServer) Start() {
 	t := s.t
 	t.Helper()
 	fixedPort := s.Options.SecurePort != server.NewOptions().SecurePort
+	// A fixed port can be briefly held by a client that is reconnecting to it (a connection
+	// from an ephemeral port to itself while nothing listens), so it is tried a few times.
+	attempts := 3
+	if fixedPort {
+		attempts = 20
+	}
 	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < attempts; attempt++ {
 		if !fixedPort {
 			port, err := kubeapiserver.FreePort(s.Options.BindAddress)
 			must(t, err)
@@ -80,8 +86,11 @@ func (s *SpaceServer) Start() {
 		if lastErr = s.startOnce(); lastErr == nil {
 			return
 		}
-		if fixedPort || !strings.Contains(lastErr.Error(), "address already in use") {
+		if !strings.Contains(lastErr.Error(), "address already in use") {
 			break
+		}
+		if fixedPort {
+			time.Sleep(500 * time.Millisecond)
 		}
 	}
 	t.Fatalf("starting the space server: %v\n%s", lastErr, logTail(s.LogFile(), 40))

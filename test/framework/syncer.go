@@ -22,7 +22,7 @@ type Syncer struct {
 	Options syncer.Options
 
 	t      testing.TB
-	log    *syncBuffer
+	log    *SyncBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -44,7 +44,7 @@ func StartSyncer(t testing.TB, srv *SpaceServer, espwPath, mailbox, syncTargetNa
 	upstream.BearerToken = tr.Status.Token
 	s := &Syncer{
 		t:   t,
-		log: &syncBuffer{},
+		log: &SyncBuffer{},
 		Options: syncer.Options{
 			Upstream: upstream, Mailbox: mailbox, Downstream: rest.CopyConfig(wec),
 			SyncTargetName: syncTargetName, Concurrency: 4, HeartbeatInterval: 2 * time.Second,

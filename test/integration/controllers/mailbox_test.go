@@ -60,7 +60,7 @@ func TestMailboxController(t *testing.T) {
 	}
 
 	t.Run("a mailbox per SyncTarget, named and annotated", func(t *testing.T) {
-		eventually(t, time.Minute, "three mailboxes", func() bool { return len(mailboxes()) == 3 })
+		framework.Eventually(t, time.Minute, "three mailboxes", func() bool { return len(mailboxes()) == 3 })
 		for name, ns := range mailboxes() {
 			require.Contains(t, want, name)
 			assert.Equal(t, want[name], ns.Annotations[mailbox.AnnotationSyncTargetName])
@@ -75,7 +75,7 @@ func TestMailboxController(t *testing.T) {
 		name := imw1.Status.Cluster + "-mb-" + string(florin.UID)
 		old := mailboxes()[name]
 		require.NoError(t, espw.Delete(ctx, &old))
-		eventually(t, 2*time.Minute, "the mailbox comes back", func() bool {
+		framework.Eventually(t, 2*time.Minute, "the mailbox comes back", func() bool {
 			ns, ok := mailboxes()[name]
 			return ok && ns.UID != old.UID
 		})
@@ -84,11 +84,11 @@ func TestMailboxController(t *testing.T) {
 	t.Run("deleting the SyncTarget deletes its mailbox", func(t *testing.T) {
 		require.NoError(t, in1.Delete(ctx, guilder))
 		name := imw1.Status.Cluster + "-mb-" + string(guilder.UID)
-		eventually(t, time.Minute, "the mailbox is deleted", func() bool {
+		framework.Eventually(t, time.Minute, "the mailbox is deleted", func() bool {
 			_, ok := mailboxes()[name]
 			return !ok
 		})
-		eventually(t, 10*time.Second, "one log line for deleting it", func() bool {
+		framework.Eventually(t, 10*time.Second, "one log line for deleting it", func() bool {
 			return countLines(controller.Log(), "Deleted mailbox", name) == 1
 		})
 		delete(want, name)
@@ -105,7 +105,7 @@ func TestMailboxController(t *testing.T) {
 		require.NoError(t, espw.Delete(ctx, &florinBox))
 
 		controller.Start()
-		eventually(t, 2*time.Minute, "the mailboxes match the SyncTargets", func() bool {
+		framework.Eventually(t, 2*time.Minute, "the mailboxes match the SyncTargets", func() bool {
 			got := mailboxes()
 			if len(got) != len(want) {
 				return false
@@ -117,7 +117,7 @@ func TestMailboxController(t *testing.T) {
 			}
 			return true
 		})
-		consistently(t, 3*time.Second, "no extra mailboxes appear", func() bool { return len(mailboxes()) == len(want) })
+		framework.Consistently(t, 3*time.Second, "no extra mailboxes appear", func() bool { return len(mailboxes()) == len(want) })
 	})
 
 	t.Run("a space that cannot answer keeps its mailboxes", func(t *testing.T) {
@@ -137,7 +137,7 @@ func TestMailboxController(t *testing.T) {
 		}
 		defer thaw()
 		controller.Start()
-		consistently(t, 20*time.Second, "every mailbox stays", func() bool {
+		framework.Consistently(t, 20*time.Second, "every mailbox stays", func() bool {
 			after := mailboxes()
 			for name, ns := range before {
 				if after[name].UID != ns.UID {
@@ -149,7 +149,7 @@ func TestMailboxController(t *testing.T) {
 		thaw()
 		euro := createST(in1, "euro")
 		want[imw1.Status.Cluster+"-mb-"+string(euro.UID)] = "euro"
-		eventually(t, 2*time.Minute, "imw1 is handled again", func() bool {
+		framework.Eventually(t, 2*time.Minute, "imw1 is handled again", func() bool {
 			_, ok := mailboxes()[imw1.Status.Cluster+"-mb-"+string(euro.UID)]
 			return ok
 		})
@@ -162,7 +162,7 @@ func TestMailboxController(t *testing.T) {
 		for _, name := range []string{"espw", "imw1", "imw2"} {
 			srv.WaitSpaceReady(name)
 		}
-		consistently(t, 15*time.Second, "every mailbox stays, with the same UID", func() bool {
+		framework.Consistently(t, 15*time.Second, "every mailbox stays, with the same UID", func() bool {
 			after := mailboxes()
 			for name, ns := range before {
 				if after[name].UID != ns.UID {
@@ -175,7 +175,7 @@ func TestMailboxController(t *testing.T) {
 
 	t.Run("deleting a space deletes its mailboxes", func(t *testing.T) {
 		require.NoError(t, srv.Client(spaces.RootPath).Delete(ctx, imw2))
-		eventually(t, 2*time.Minute, "imw2's mailboxes are deleted", func() bool {
+		framework.Eventually(t, 2*time.Minute, "imw2's mailboxes are deleted", func() bool {
 			return !slices.ContainsFunc(keys(mailboxes()), func(n string) bool { return strings.HasPrefix(n, imw2.Status.Cluster+"-mb-") })
 		})
 		_, ok := mailboxes()[imw1.Status.Cluster+"-mb-"+string(florin.UID)]

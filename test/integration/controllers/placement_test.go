@@ -31,8 +31,8 @@ func TestPlacementTranslator(t *testing.T) {
 	ctx := t.Context()
 	imw, wmw, espw := srv.Client("root:imw1"), srv.Client("root:wmw1"), srv.Client("root:espw")
 
-	florin := ensureLocation(t, imw, "florin", map[string]string{"env": "prod", "region": "eu"})
-	guilder := ensureLocation(t, imw, "guilder", map[string]string{"env": "prod", "extended": "yes", "region": "us"})
+	florin := framework.EnsureLocation(t, imw, "florin", map[string]string{"env": "prod", "region": "eu"})
+	guilder := framework.EnsureLocation(t, imw, "guilder", map[string]string{"env": "prod", "extended": "yes", "region": "us"})
 
 	for _, ns := range []string{"commonstuff", "specialstuff"} {
 		require.NoError(t, wmw.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
@@ -42,10 +42,10 @@ func TestPlacementTranslator(t *testing.T) {
 		ObjectMeta:   metav1.ObjectMeta{Name: "region", Namespace: "commonstuff"},
 		Replacements: []edgev2alpha1.Replacement{{Path: "$.spec.template.spec.containers[0].env[0].value", Value: apiextensionsv1.JSON{Raw: []byte(`"in %(region)"`)}}},
 	}))
-	commond := deployment("commond", "commonstuff")
+	commond := framework.Deployment("commond", "commonstuff")
 	commond.Annotations = map[string]string{placement.AnnotationCustomizer: "region", placement.AnnotationExpandParameters: "true"}
 	require.NoError(t, wmw.Create(ctx, commond))
-	require.NoError(t, wmw.Create(ctx, deployment("speciald", "specialstuff")))
+	require.NoError(t, wmw.Create(ctx, framework.Deployment("speciald", "specialstuff")))
 
 	require.NoError(t, wmw.Create(ctx, &edgev2alpha1.EdgePlacement{
 		ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-c"},
@@ -95,10 +95,10 @@ func TestPlacementTranslator(t *testing.T) {
 	}
 
 	t.Run("the right objects reach the right mailboxes", func(t *testing.T) {
-		eventually(t, 2*time.Minute, "florin's mailbox has the common objects", func() bool {
+		framework.Eventually(t, 2*time.Minute, "florin's mailbox has the common objects", func() bool {
 			return assert.ObjectsAreEqual(sorted("ConfigMap/commonstuff/httpd-htdocs", "Deployment/commonstuff/commond", "Namespace/commonstuff"), sorted(keysOf(wrapped(florinBox))...))
 		})
-		eventually(t, time.Minute, "guilder's mailbox has the common and the special objects", func() bool {
+		framework.Eventually(t, time.Minute, "guilder's mailbox has the common and the special objects", func() bool {
 			return assert.ObjectsAreEqual(sorted("ConfigMap/commonstuff/httpd-htdocs", "Deployment/commonstuff/commond", "Namespace/commonstuff",
 				"Deployment/specialstuff/speciald", "Namespace/specialstuff"), sorted(keysOf(wrapped(guilderBox))...))
 		})
@@ -125,7 +125,7 @@ func TestPlacementTranslator(t *testing.T) {
 			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "httpd-htdocs", Namespace: "commonstuff"}}: "2",
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "specialstuff"}}:                           "1",
 		} {
-			eventually(t, time.Minute, key.GetName()+" has its count", func() bool {
+			framework.Eventually(t, time.Minute, key.GetName()+" has its count", func() bool {
 				require.NoError(t, wmw.Get(ctx, client.ObjectKeyFromObject(key), key))
 				return key.GetAnnotations()[wrapper.AnnotationExecutingCount] == want
 			})
@@ -134,7 +134,7 @@ func TestPlacementTranslator(t *testing.T) {
 
 	t.Run("the SyncerConfig is the union of what reaches the mailbox", func(t *testing.T) {
 		cfg := &edgev2alpha1.SyncerConfig{}
-		eventually(t, time.Minute, "guilder's config lists upsync and both namespaces", func() bool {
+		framework.Eventually(t, time.Minute, "guilder's config lists upsync and both namespaces", func() bool {
 			if espw.Get(ctx, client.ObjectKey{Namespace: guilderBox, Name: wrapper.SyncerConfigName}, cfg) != nil {
 				return false
 			}
@@ -152,7 +152,7 @@ func TestPlacementTranslator(t *testing.T) {
 		cm.Data["index.html"] = "hello again"
 		require.NoError(t, wmw.Update(ctx, cm))
 		for _, box := range []string{florinBox, guilderBox} {
-			eventually(t, time.Minute, "the wrapper in "+box+" is updated", func() bool {
+			framework.Eventually(t, time.Minute, "the wrapper in "+box+" is updated", func() bool {
 				w := wrapped(box)["ConfigMap/commonstuff/httpd-htdocs"]
 				return w != nil && strings.Contains(string(w.Spec.Object.Raw), "hello again")
 			})
@@ -165,7 +165,7 @@ func TestPlacementTranslator(t *testing.T) {
 		c.Replacements[0].Value.Raw = []byte(`"in %(planet)"`)
 		require.NoError(t, wmw.Update(ctx, c))
 		ep := &edgev2alpha1.EdgePlacement{}
-		eventually(t, time.Minute, "Delivered is False, naming the parameter", func() bool {
+		framework.Eventually(t, time.Minute, "Delivered is False, naming the parameter", func() bool {
 			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Name: "edge-placement-c"}, ep))
 			cond := meta.FindStatusCondition(ep.Status.Conditions, placement.ConditionDelivered)
 			return cond != nil && cond.Status == metav1.ConditionFalse && strings.Contains(cond.Message, "%(planet)")
@@ -177,7 +177,7 @@ func TestPlacementTranslator(t *testing.T) {
 
 		c.Replacements[0].Value.Raw = []byte(`"in %(region)"`)
 		require.NoError(t, wmw.Update(ctx, c))
-		eventually(t, time.Minute, "Delivered is True again", func() bool {
+		framework.Eventually(t, time.Minute, "Delivered is True again", func() bool {
 			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Name: "edge-placement-c"}, ep))
 			return meta.IsStatusConditionTrue(ep.Status.Conditions, placement.ConditionDelivered)
 		})
@@ -192,7 +192,7 @@ func TestPlacementTranslator(t *testing.T) {
 		}
 		translator.Stop()
 		translator.Start()
-		consistently(t, 10*time.Second, "every wrapper stays, with the same UID", func() bool {
+		framework.Consistently(t, 10*time.Second, "every wrapper stays, with the same UID", func() bool {
 			n := 0
 			for _, box := range []string{florinBox, guilderBox} {
 				for key, w := range wrapped(box) {
@@ -208,11 +208,11 @@ func TestPlacementTranslator(t *testing.T) {
 
 	t.Run("deleting a placement removes its wrappers", func(t *testing.T) {
 		require.NoError(t, wmw.Delete(ctx, &edgev2alpha1.EdgePlacement{ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-s"}}))
-		eventually(t, time.Minute, "guilder keeps only the common objects", func() bool {
+		framework.Eventually(t, time.Minute, "guilder keeps only the common objects", func() bool {
 			return assert.ObjectsAreEqual(sorted("ConfigMap/commonstuff/httpd-htdocs", "Deployment/commonstuff/commond", "Namespace/commonstuff"), sorted(keysOf(wrapped(guilderBox))...))
 		})
 		d := &appsv1.Deployment{}
-		eventually(t, time.Minute, "speciald has no destinations", func() bool {
+		framework.Eventually(t, time.Minute, "speciald has no destinations", func() bool {
 			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Namespace: "specialstuff", Name: "speciald"}, d))
 			return d.Annotations[wrapper.AnnotationExecutingCount] == "0"
 		})

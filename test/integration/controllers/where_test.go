@@ -76,9 +76,9 @@ func TestWhereResolver(t *testing.T) {
 	framework.StartController(t, srv, "kubestellar-where-resolver", framework.SetupFunc(where.Setup, where.Options{Concurrency: 4}))
 
 	t.Run("placements resolve to the SyncTargets of the matching Locations", func(t *testing.T) {
-		eventually(t, time.Minute, "prod has florin and guilder", hasDestinations(prod.Name, dest(imw1.Status.Cluster, florin), dest(imw1.Status.Cluster, guilder)))
-		eventually(t, time.Minute, "extended has guilder", hasDestinations(extended.Name, dest(imw1.Status.Cluster, guilder)))
-		eventually(t, time.Minute, "any-of spans two spaces", hasDestinations(anyOf.Name, dest(imw1.Status.Cluster, guilder), dest(imw2.Status.Cluster, ruble)))
+		framework.Eventually(t, time.Minute, "prod has florin and guilder", hasDestinations(prod.Name, dest(imw1.Status.Cluster, florin), dest(imw1.Status.Cluster, guilder)))
+		framework.Eventually(t, time.Minute, "extended has guilder", hasDestinations(extended.Name, dest(imw1.Status.Cluster, guilder)))
+		framework.Eventually(t, time.Minute, "any-of spans two spaces", hasDestinations(anyOf.Name, dest(imw1.Status.Cluster, guilder), dest(imw2.Status.Cluster, ruble)))
 
 		slice := &edgev2alpha1.SinglePlacementSlice{}
 		require.NoError(t, wmw.Get(ctx, client.ObjectKey{Name: prod.Name}, slice))
@@ -87,7 +87,7 @@ func TestWhereResolver(t *testing.T) {
 		assert.True(t, *slice.OwnerReferences[0].Controller)
 
 		ep := &edgev2alpha1.EdgePlacement{}
-		eventually(t, 30*time.Second, "status counts the locations", func() bool {
+		framework.Eventually(t, 30*time.Second, "status counts the locations", func() bool {
 			require.NoError(t, wmw.Get(ctx, client.ObjectKeyFromObject(prod), ep))
 			return ep.Status.MatchingLocationCount == 2 && meta.IsStatusConditionTrue(ep.Status.Conditions, where.ConditionResolved)
 		})
@@ -98,8 +98,8 @@ func TestWhereResolver(t *testing.T) {
 		require.NoError(t, in1.Get(ctx, client.ObjectKey{Name: "guilder"}, loc))
 		delete(loc.Labels, "extended")
 		require.NoError(t, in1.Update(ctx, loc))
-		eventually(t, time.Minute, "extended has no destinations", hasDestinations(extended.Name))
-		eventually(t, time.Minute, "any-of keeps ruble only", hasDestinations(anyOf.Name, dest(imw2.Status.Cluster, ruble)))
+		framework.Eventually(t, time.Minute, "extended has no destinations", hasDestinations(extended.Name))
+		framework.Eventually(t, time.Minute, "any-of keeps ruble only", hasDestinations(anyOf.Name, dest(imw2.Status.Cluster, ruble)))
 	})
 
 	t.Run("relabelling a SyncTarget moves destinations", func(t *testing.T) {
@@ -107,10 +107,10 @@ func TestWhereResolver(t *testing.T) {
 		require.NoError(t, in1.Get(ctx, client.ObjectKey{Name: "florin"}, st))
 		st.Labels["id"] = "retired"
 		require.NoError(t, in1.Update(ctx, st))
-		eventually(t, time.Minute, "prod loses florin", hasDestinations(prod.Name, dest(imw1.Status.Cluster, guilder)))
+		framework.Eventually(t, time.Minute, "prod loses florin", hasDestinations(prod.Name, dest(imw1.Status.Cluster, guilder)))
 		st.Labels["id"] = "florin"
 		require.NoError(t, in1.Update(ctx, st))
-		eventually(t, time.Minute, "prod gets florin back", hasDestinations(prod.Name, dest(imw1.Status.Cluster, florin), dest(imw1.Status.Cluster, guilder)))
+		framework.Eventually(t, time.Minute, "prod gets florin back", hasDestinations(prod.Name, dest(imw1.Status.Cluster, florin), dest(imw1.Status.Cluster, guilder)))
 	})
 
 	t.Run("an invalid selector gives a condition and keeps the slice", func(t *testing.T) {
@@ -121,7 +121,7 @@ func TestWhereResolver(t *testing.T) {
 		})
 		require.NoError(t, wmw.Update(ctx, ep))
 		var cond *metav1.Condition
-		eventually(t, time.Minute, "Resolved is False", func() bool {
+		framework.Eventually(t, time.Minute, "Resolved is False", func() bool {
 			require.NoError(t, wmw.Get(ctx, client.ObjectKeyFromObject(prod), ep))
 			cond = meta.FindStatusCondition(ep.Status.Conditions, where.ConditionResolved)
 			return cond != nil && cond.Status == metav1.ConditionFalse && cond.ObservedGeneration == ep.Generation
@@ -133,7 +133,7 @@ func TestWhereResolver(t *testing.T) {
 
 		ep.Spec.LocationSelectors = ep.Spec.LocationSelectors[:1]
 		require.NoError(t, wmw.Update(ctx, ep))
-		eventually(t, time.Minute, "Resolved is True again", func() bool {
+		framework.Eventually(t, time.Minute, "Resolved is True again", func() bool {
 			require.NoError(t, wmw.Get(ctx, client.ObjectKeyFromObject(prod), ep))
 			return meta.IsStatusConditionTrue(ep.Status.Conditions, where.ConditionResolved)
 		})
@@ -142,13 +142,13 @@ func TestWhereResolver(t *testing.T) {
 	t.Run("a new Location in a new space is found", func(t *testing.T) {
 		imw3 := srv.CreateSpaceWithAPI("imw3")
 		peso := location(srv.Client("root:imw3"), "peso", map[string]string{"env": "prod"})
-		eventually(t, time.Minute, "prod gets peso", hasDestinations(prod.Name,
+		framework.Eventually(t, time.Minute, "prod gets peso", hasDestinations(prod.Name,
 			dest(imw1.Status.Cluster, florin), dest(imw1.Status.Cluster, guilder), dest(imw3.Status.Cluster, peso)))
 	})
 
 	t.Run("deleting the placement deletes its slice", func(t *testing.T) {
 		require.NoError(t, wmw.Delete(ctx, extended))
-		eventually(t, time.Minute, "the slice is gone", func() bool {
+		framework.Eventually(t, time.Minute, "the slice is gone", func() bool {
 			err := wmw.Get(ctx, client.ObjectKey{Name: extended.Name}, &edgev2alpha1.SinglePlacementSlice{})
 			return client.IgnoreNotFound(err) == nil && err != nil
 		})

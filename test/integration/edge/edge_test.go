@@ -4,7 +4,6 @@
 package edge
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -17,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -49,8 +47,8 @@ func TestTwoClusters(t *testing.T) {
 	require.NoError(t, florinWEC.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "local-notes", Namespace: "commonstuff"}}))
 
 	// The inventory.
-	florin := ensureLocation(t, imw, "florin", map[string]string{"env": "prod", "region": "eu"})
-	guilder := ensureLocation(t, imw, "guilder", map[string]string{"env": "prod", "extended": "yes", "region": "us"})
+	florin := framework.EnsureLocation(t, imw, "florin", map[string]string{"env": "prod", "region": "eu"})
+	guilder := framework.EnsureLocation(t, imw, "guilder", map[string]string{"env": "prod", "extended": "yes", "region": "us"})
 
 	// The workload.
 	for _, ns := range []string{"commonstuff", "specialstuff"} {
@@ -63,10 +61,10 @@ func TestTwoClusters(t *testing.T) {
 		ObjectMeta:   metav1.ObjectMeta{Name: "region", Namespace: "commonstuff"},
 		Replacements: []edgev2alpha1.Replacement{{Path: "$.spec.template.spec.containers[0].env[0].value", Value: apiextensionsv1.JSON{Raw: []byte(`"in %(region)"`)}}},
 	}))
-	commond := deployment("commond", "commonstuff")
+	commond := framework.Deployment("commond", "commonstuff")
 	commond.Annotations = map[string]string{placement.AnnotationCustomizer: "region", placement.AnnotationExpandParameters: "true"}
 	require.NoError(t, wmw.Create(ctx, commond))
-	require.NoError(t, wmw.Create(ctx, deployment("speciald", "specialstuff")))
+	require.NoError(t, wmw.Create(ctx, framework.Deployment("speciald", "specialstuff")))
 	require.NoError(t, wmw.Create(ctx, sprocketCRD()))
 
 	require.NoError(t, wmw.Create(ctx, &edgev2alpha1.EdgePlacement{
@@ -98,7 +96,7 @@ func TestTwoClusters(t *testing.T) {
 
 	florinBox, guilderBox := mailbox.Name(imw1.Status.Cluster, florin.UID), mailbox.Name(imw1.Status.Cluster, guilder.UID)
 	for _, box := range []string{florinBox, guilderBox} {
-		eventually(t, time.Minute, "mailbox "+box+" exists", func() bool {
+		framework.Eventually(t, time.Minute, "mailbox "+box+" exists", func() bool {
 			return espw.Get(ctx, client.ObjectKey{Name: box}, &corev1.Namespace{}) == nil
 		})
 	}
@@ -135,12 +133,12 @@ func TestTwoClusters(t *testing.T) {
 			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"}}}
 		require.NoError(t, guilderWEC.Status().Update(ctx, d))
 
-		eventually(t, time.Minute, "the wrapper reports it", func() bool {
+		framework.Eventually(t, time.Minute, "the wrapper reports it", func() bool {
 			w := findWrapper(t, espw, guilderBox, "Deployment", "specialstuff", "speciald")
 			return w != nil && w.Status.ReportedState != nil && w.Status.ReportedState.Status != nil &&
 				availableReplicas(w.Status.ReportedState.Status.Raw) == 1
 		})
-		eventually(t, time.Minute, "the workload object in the workspace has it", func() bool {
+		framework.Eventually(t, time.Minute, "the workload object in the workspace has it", func() bool {
 			got := &appsv1.Deployment{}
 			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Namespace: "specialstuff", Name: "speciald"}, got))
 			return got.Status.AvailableReplicas == 1 && len(got.Status.Conditions) == 1
@@ -156,8 +154,8 @@ func TestTwoClusters(t *testing.T) {
 			"apiVersion": "group1.test/v1", "kind": "Sprocket",
 			"metadata": map[string]any{"name": "george", "namespace": "default"}, "spec": map[string]any{"teeth": int64(12)},
 		}}
-		eventually(t, time.Minute, "guilder serves sprockets", func() bool { return guilderWEC.Create(ctx, sprocket.DeepCopy()) == nil })
-		eventually(t, time.Minute, "it is in guilder's mailbox", func() bool {
+		framework.Eventually(t, time.Minute, "guilder serves sprockets", func() bool { return guilderWEC.Create(ctx, sprocket.DeepCopy()) == nil })
+		framework.Eventually(t, time.Minute, "it is in guilder's mailbox", func() bool {
 			list := &edgev2alpha1.WrappedObjectList{}
 			require.NoError(t, espw.List(ctx, list, client.InNamespace(guilderBox), client.MatchingLabels{syncer.LabelUpsync: "true"}))
 			for i := range list.Items {
@@ -179,7 +177,7 @@ func TestTwoClusters(t *testing.T) {
 			require.NoError(t, wmw.Update(ctx, cm))
 		}
 		for _, wec := range []client.Client{florinWEC, guilderWEC} {
-			eventually(t, time.Minute, "httpd-htdocs is v2", func() bool {
+			framework.Eventually(t, time.Minute, "httpd-htdocs is v2", func() bool {
 				cm := &corev1.ConfigMap{}
 				return wec.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "httpd-htdocs"}, cm) == nil && cm.Data["index.html"] == "v2"
 			})
@@ -201,7 +199,7 @@ func TestTwoClusters(t *testing.T) {
 		// A controller also writes the Deployment's own fields.
 		d.Annotations = map[string]string{"deployment.kubernetes.io/revision": "1"}
 		require.NoError(t, florinWEC.Update(ctx, d))
-		consistently(t, 5*time.Second, "the ReplicaSet and the controller's annotation stay", func() bool {
+		framework.Consistently(t, 5*time.Second, "the ReplicaSet and the controller's annotation stay", func() bool {
 			got := &appsv1.Deployment{}
 			require.NoError(t, florinWEC.Get(ctx, client.ObjectKeyFromObject(d), got))
 			return got.Annotations["deployment.kubernetes.io/revision"] == "1" &&
@@ -211,7 +209,7 @@ func TestTwoClusters(t *testing.T) {
 
 	t.Run("the syncer reports a heartbeat", func(t *testing.T) {
 		cfg := &edgev2alpha1.SyncerConfig{}
-		eventually(t, time.Minute, "heartbeat recorded", func() bool {
+		framework.Eventually(t, time.Minute, "heartbeat recorded", func() bool {
 			return espw.Get(ctx, client.ObjectKey{Namespace: guilderBox, Name: wrapper.SyncerConfigName}, cfg) == nil && cfg.Status.LastSyncerHeartbeatTime != nil
 		})
 	})
@@ -227,10 +225,10 @@ func TestTwoClusters(t *testing.T) {
 		translator.Start()
 		guilderSyncer.Start()
 
-		eventually(t, 2*time.Minute, "speciald is gone from guilder", func() bool {
+		framework.Eventually(t, 2*time.Minute, "speciald is gone from guilder", func() bool {
 			return apierrors.IsNotFound(guilderWEC.Get(ctx, client.ObjectKey{Namespace: "specialstuff", Name: "speciald"}, &appsv1.Deployment{}))
 		})
-		eventually(t, time.Minute, "httpd-htdocs is v3 in guilder", func() bool {
+		framework.Eventually(t, time.Minute, "httpd-htdocs is v3 in guilder", func() bool {
 			got := &corev1.ConfigMap{}
 			return guilderWEC.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "httpd-htdocs"}, got) == nil && got.Data["index.html"] == "v3"
 		})
@@ -241,10 +239,10 @@ func TestTwoClusters(t *testing.T) {
 		require.NoError(t, guilderWEC.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "local-notes", Namespace: "commonstuff"}}))
 		require.NoError(t, wmw.Delete(ctx, &edgev2alpha1.EdgePlacement{ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-c"}}))
 		for _, wec := range []client.Client{florinWEC, guilderWEC} {
-			eventually(t, time.Minute, "commond is gone", func() bool {
+			framework.Eventually(t, time.Minute, "commond is gone", func() bool {
 				return apierrors.IsNotFound(wec.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "commond"}, &appsv1.Deployment{}))
 			})
-			eventually(t, time.Minute, "httpd-htdocs is gone", func() bool {
+			framework.Eventually(t, time.Minute, "httpd-htdocs is gone", func() bool {
 				return apierrors.IsNotFound(wec.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "httpd-htdocs"}, &corev1.ConfigMap{}))
 			})
 			require.NoError(t, wec.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "local-notes"}, &corev1.ConfigMap{}), "the cluster's own object stays")
@@ -260,41 +258,6 @@ func clientFor(t *testing.T, api *framework.APIServer) client.Client {
 	c, err := client.New(api.Config, client.Options{Scheme: apis.NewScheme()})
 	require.NoError(t, err)
 	return c
-}
-
-func ensureLocation(t *testing.T, c client.Client, name string, labels map[string]string) *edgev2alpha1.SyncTarget {
-	t.Helper()
-	stLabels := map[string]string{"id": name}
-	for k, v := range labels {
-		stLabels[k] = v
-	}
-	st := &edgev2alpha1.SyncTarget{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: stLabels}}
-	require.NoError(t, c.Create(t.Context(), st))
-	require.NoError(t, c.Create(t.Context(), &edgev2alpha1.Location{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
-		Spec: edgev2alpha1.LocationSpec{
-			Resource:         edgev2alpha1.GroupVersionResource{Group: "edge.kubestellar.io", Version: "v2alpha1", Resource: "synctargets"},
-			InstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"id": name}},
-		},
-	}))
-	return st
-}
-
-func deployment(name, namespace string) *appsv1.Deployment {
-	labels := map[string]string{"app": name}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: "main", Image: "registry.example/app:1", Env: []corev1.EnvVar{{Name: "WHERE", Value: "anywhere"}},
-				}}},
-			},
-		},
-	}
 }
 
 func sprocketCRD() *apiextensionsv1.CustomResourceDefinition {
@@ -334,24 +297,7 @@ func availableReplicas(raw []byte) int {
 
 func eventuallyExists(t *testing.T, c client.Client, obj client.Object, namespace, name string) {
 	t.Helper()
-	eventually(t, 2*time.Minute, "exists: "+namespace+"/"+name, func() bool {
+	framework.Eventually(t, 2*time.Minute, "exists: "+namespace+"/"+name, func() bool {
 		return c.Get(t.Context(), client.ObjectKey{Namespace: namespace, Name: name}, obj) == nil
 	})
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		return cond(), nil
-	})
-	require.NoError(t, err, "%s within %s", what, timeout)
-}
-
-func consistently(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		require.True(t, cond(), what)
-		time.Sleep(200 * time.Millisecond)
-	}
 }

@@ -25,7 +25,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -218,12 +217,12 @@ func TestSpaceServer(t *testing.T) {
 		}}, metav1.CreateOptions{})
 		require.NoError(t, err)
 		require.NoError(t, c.CoreV1().ConfigMaps("doomed").Delete(ctx, "owner", metav1.DeleteOptions{}))
-		eventually(t, time.Minute, "the dependent is garbage-collected", func() bool {
+		framework.Eventually(t, time.Minute, "the dependent is garbage-collected", func() bool {
 			_, err := c.CoreV1().ConfigMaps("doomed").Get(ctx, "dependent", metav1.GetOptions{})
 			return apierrors.IsNotFound(err)
 		})
 		require.NoError(t, c.CoreV1().Namespaces().Delete(ctx, "doomed", metav1.DeleteOptions{}))
-		eventually(t, time.Minute, "the namespace is deleted", func() bool {
+		framework.Eventually(t, time.Minute, "the namespace is deleted", func() bool {
 			_, err := c.CoreV1().Namespaces().Get(ctx, "doomed", metav1.GetOptions{})
 			return apierrors.IsNotFound(err)
 		})
@@ -242,7 +241,7 @@ func TestSpaceServer(t *testing.T) {
 		// A certificate made at run time in the server's PKI is served without a restart.
 		_, err := server.EnsureDomainCreds(filepath.Join(srv.Options.RootDir, "pki"), "late.example.test")
 		require.NoError(t, err)
-		eventually(t, 30*time.Second, "the new certificate is served", func() bool {
+		framework.Eventually(t, 30*time.Second, "the new certificate is served", func() bool {
 			conn, err := tls.Dial("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(srv.Options.SecurePort)),
 				&tls.Config{ServerName: "late.example.test", RootCAs: serverCA, MinVersion: tls.VersionTLS12})
 			if err != nil {
@@ -266,7 +265,7 @@ func TestSpaceServer(t *testing.T) {
 		dir := filepath.Join(srv.Options.RootDir, "spaces", wmw1.Status.Cluster)
 		require.DirExists(t, dir)
 		require.NoError(t, root.Delete(ctx, wmw1))
-		eventually(t, time.Minute, "the Space is gone", func() bool {
+		framework.Eventually(t, time.Minute, "the Space is gone", func() bool {
 			err := root.Get(ctx, client.ObjectKeyFromObject(wmw1), &spacev1alpha1.Space{})
 			return apierrors.IsNotFound(err)
 		})
@@ -528,12 +527,4 @@ func waitForLine(t *testing.T, lines <-chan string, want string) {
 			t.Fatalf("%q did not arrive through the watch within 30s", want)
 		}
 	}
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		return cond(), nil
-	})
-	require.NoError(t, err, "%s within %s", what, timeout)
 }
