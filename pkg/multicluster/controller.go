@@ -29,15 +29,23 @@ import (
 type Request struct {
 	// Cluster is the name of the cluster (see Cluster.Name).
 	Cluster string
+	// GroupResource is the object's kind, for controllers whose requests name objects of
+	// many kinds; it is empty where the kind goes without saying.
+	schema.GroupResource
 	types.NamespacedName
 }
 
-// String is cluster/namespace/name, or cluster/name for cluster-scoped objects.
+// String is cluster/namespace/name (cluster/name for cluster-scoped objects), with the
+// resource before the name when the request has one: cluster/namespace/resource.group/name.
 func (r Request) String() string {
-	if r.Namespace == "" {
-		return r.Cluster + "/" + r.Name
+	out := r.Cluster + "/"
+	if r.Namespace != "" {
+		out += r.Namespace + "/"
 	}
-	return r.Cluster + "/" + r.Namespace + "/" + r.Name
+	if r.Resource != "" {
+		out += r.GroupResource.String() + "/"
+	}
+	return out + r.Name
 }
 
 // Reconciler brings the world in line with what a Request names. It is level-based: it looks

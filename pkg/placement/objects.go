@@ -42,7 +42,7 @@ type selection struct {
 // reconcileObject makes the wrappers of one workload object match what the placements ask,
 // then brings its reported state back.
 func (t *Translator) reconcileObject(ctx context.Context, req multicluster.Request) (reconcile.Result, error) {
-	ref, ok := wrapper.RefFromRequest(req)
+	ref, ok := refOf(req)
 	if !ok {
 		return reconcile.Result{}, nil
 	}
@@ -98,7 +98,7 @@ func (t *Translator) reconcileObject(ctx context.Context, req multicluster.Reque
 	}
 	// Whether this object is selected decides whether its namespace travels.
 	if ref.Namespace != "" && known {
-		t.objects.Enqueue(wrapper.ObjectRef{Space: ref.Space, GroupResource: namespacesGR, Name: ref.Namespace}.Request())
+		t.objects.Enqueue(requestFor(wrapper.ObjectRef{Space: ref.Space, GroupResource: namespacesGR, Name: ref.Namespace}))
 	}
 	return reconcile.Result{}, nil
 }

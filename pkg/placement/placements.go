@@ -149,7 +149,7 @@ func (t *Translator) enqueueSpaceObjects(ctx context.Context, space *multicluste
 		}
 		for i := range list.Items {
 			o := &list.Items[i]
-			t.objects.Enqueue(wrapper.ObjectRef{Space: space.Name, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()}.Request())
+			t.objects.Enqueue(requestFor(wrapper.ObjectRef{Space: space.Name, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()}))
 		}
 	}
 	espw, ok := t.mgr.ClusterByPath(t.espwPath)
@@ -162,7 +162,7 @@ func (t *Translator) enqueueSpaceObjects(ctx context.Context, space *multicluste
 	}
 	for i := range wrappers.Items {
 		if ref, err := wrapper.ParseObjectRef(wrappers.Items[i].Annotations[wrapper.AnnotationSource]); err == nil {
-			t.objects.Enqueue(ref.Request())
+			t.objects.Enqueue(requestFor(ref))
 		}
 	}
 	return nil

@@ -103,7 +103,7 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 				if err != nil {
 					return nil
 				}
-				return []multicluster.Request{ref.Request()}
+				return []multicluster.Request{requestFor(ref)}
 			})),
 		t.objects.Watch(&corev1.Namespace{}, notESPW, multicluster.MapTo(objectMapper(namespacesGR))),
 
@@ -146,7 +146,7 @@ func firstError(errs ...error) error {
 // objectMapper maps an object of the resource to its own request.
 func objectMapper(gr schema.GroupResource) multicluster.MapFunc {
 	return func(_ context.Context, cl *multicluster.Cluster, o client.Object) []multicluster.Request {
-		return []multicluster.Request{wrapper.ObjectRef{Space: cl.Name, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()}.Request()}
+		return []multicluster.Request{requestFor(wrapper.ObjectRef{Space: cl.Name, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()})}
 	}
 }
 

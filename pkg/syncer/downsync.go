@@ -50,7 +50,7 @@ func (s *Syncer) watchUpstream() error {
 	}
 	toIdentity := multicluster.MapTo(func(_ context.Context, _ *multicluster.Cluster, o client.Object) []multicluster.Request {
 		if ref, ok := identity(o); ok {
-			return []multicluster.Request{ref.Request()}
+			return []multicluster.Request{requestFor(ref)}
 		}
 		return nil
 	})
@@ -89,7 +89,7 @@ func (s *Syncer) watchDownstream(down *multicluster.Cluster, gvk schema.GroupVer
 			return o.GetLabels()[LabelDownsynced] == s.opts.Mailbox || s.hasWrapper(wrapper.ObjectRef{Space: Downstream, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()})
 		}),
 		multicluster.MapTo(func(_ context.Context, _ *multicluster.Cluster, o client.Object) []multicluster.Request {
-			return []multicluster.Request{wrapper.ObjectRef{Space: Downstream, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()}.Request()}
+			return []multicluster.Request{requestFor(wrapper.ObjectRef{Space: Downstream, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()})}
 		}))
 	if err != nil {
 		return err
@@ -114,7 +114,7 @@ func (s *Syncer) hasWrapper(ref wrapper.ObjectRef) bool {
 // reconcileDownsync makes the cluster's object match its wrapper: applied when there is one,
 // deleted (if the syncer made it) when there is none.
 func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request) (reconcile.Result, error) {
-	ref, ok := wrapper.RefFromRequest(req)
+	ref, ok := refOf(req)
 	if !ok {
 		return reconcile.Result{}, nil
 	}

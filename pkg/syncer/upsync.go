@@ -81,7 +81,7 @@ func (s *Syncer) reconcileConfig(ctx context.Context, req multicluster.Request) 
 			return reconcile.Result{}, err
 		}
 		for i := range objs.Items {
-			s.up.Enqueue(wrapper.ObjectRef{Space: Downstream, GroupResource: gr, Namespace: objs.Items[i].GetNamespace(), Name: objs.Items[i].GetName()}.Request())
+			s.up.Enqueue(requestFor(wrapper.ObjectRef{Space: Downstream, GroupResource: gr, Namespace: objs.Items[i].GetNamespace(), Name: objs.Items[i].GetName()}))
 		}
 	}
 	wrappers := &edgev2alpha1.WrappedObjectList{}
@@ -90,7 +90,7 @@ func (s *Syncer) reconcileConfig(ctx context.Context, req multicluster.Request) 
 	}
 	for i := range wrappers.Items {
 		if ref, ok := identity(&wrappers.Items[i]); ok {
-			s.up.Enqueue(ref.Request())
+			s.up.Enqueue(requestFor(ref))
 		}
 	}
 	return reconcile.Result{}, nil
@@ -106,7 +106,7 @@ func (s *Syncer) watchUpsync(down *multicluster.Cluster, gvk schema.GroupVersion
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(gvk)
 	err := s.up.WatchKind(down, obj, multicluster.MapTo(func(_ context.Context, _ *multicluster.Cluster, o client.Object) []multicluster.Request {
-		return []multicluster.Request{wrapper.ObjectRef{Space: Downstream, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()}.Request()}
+		return []multicluster.Request{requestFor(wrapper.ObjectRef{Space: Downstream, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()})}
 	}))
 	if err != nil {
 		return err
@@ -136,7 +136,7 @@ func setSelects(u edgev2alpha1.UpsyncSet, gr schema.GroupResource, namespace, na
 // reconcileUpsync keeps the upsync wrapper of one object of the cluster: present and current
 // while the object exists and the SyncerConfig selects it, gone otherwise.
 func (s *Syncer) reconcileUpsync(ctx context.Context, req multicluster.Request) (reconcile.Result, error) {
-	ref, ok := wrapper.RefFromRequest(req)
+	ref, ok := refOf(req)
 	if !ok {
 		return reconcile.Result{}, nil
 	}

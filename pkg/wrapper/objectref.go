@@ -8,9 +8,6 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/kubestellar/kubestellar/pkg/multicluster"
 )
 
 // ObjectRef names a workload object in a space.
@@ -33,22 +30,4 @@ func ParseObjectRef(s string) (ObjectRef, error) {
 		return ObjectRef{}, fmt.Errorf("%q is not space/group/resource/namespace/name", s)
 	}
 	return ObjectRef{Space: parts[0], GroupResource: schema.GroupResource{Group: parts[1], Resource: parts[2]}, Namespace: parts[3], Name: parts[4]}, nil
-}
-
-// Request encodes the reference as a work-queue request: the resource and group travel in
-// the name, as "<resource>.<group>/<name>" (names hold no "/").
-func (r ObjectRef) Request() multicluster.Request {
-	return multicluster.Request{Cluster: r.Space, NamespacedName: types.NamespacedName{
-		Namespace: r.Namespace, Name: r.Resource + "." + r.Group + "/" + r.Name,
-	}}
-}
-
-// RefFromRequest decodes what Request encodes.
-func RefFromRequest(req multicluster.Request) (ObjectRef, bool) {
-	gr, name, ok := strings.Cut(req.Name, "/")
-	if !ok {
-		return ObjectRef{}, false
-	}
-	resource, group, _ := strings.Cut(gr, ".")
-	return ObjectRef{Space: req.Cluster, GroupResource: schema.GroupResource{Group: group, Resource: resource}, Namespace: req.Namespace, Name: name}, true
 }
