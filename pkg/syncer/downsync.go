@@ -2,6 +2,8 @@ package syncer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
@@ -27,6 +30,20 @@ import (
 // indexIdentity indexes wrappers by the identity (group/resource/namespace/name) of the
 // object they carry, as the cluster knows it.
 const indexIdentity = "kubestellar.identity"
+
+// indexNamespace indexes downsync wrappers by the namespace of the object they carry (the
+// namespace's own name for a Namespace), for the namespace retention rule (keepNamespace).
+const indexNamespace = "kubestellar.namespace"
+
+var namespacesGR = schema.GroupResource{Resource: "namespaces"}
+
+// namespaceOf is the namespace a downsync wrapper's object is in, or is.
+func namespaceOf(ref wrapper.ObjectRef) string {
+	if ref.GroupResource == namespacesGR {
+		return ref.Name
+	}
+	return ref.Namespace
+}
 
 // identity is the cluster-side reference of the object a downsync wrapper carries.
 func identity(w client.Object) (wrapper.ObjectRef, bool) {
@@ -54,14 +71,35 @@ func (s *Syncer) watchUpstream() error {
 		}
 		return nil
 	})
+	// A change to the wrapper of a namespaced object may decide whether its namespace stays.
+	toIdentityAndNamespace := multicluster.MapTo(func(_ context.Context, _ *multicluster.Cluster, o client.Object) []multicluster.Request {
+		ref, ok := identity(o)
+		if !ok {
+			return nil
+		}
+		reqs := []multicluster.Request{requestFor(ref)}
+		if ref.Namespace != "" && (!o.GetDeletionTimestamp().IsZero() || !s.hasWrapper(ref)) {
+			// The wrapper is going (a delete event finds it gone from the cache already).
+			reqs = append(reqs, requestFor(wrapper.ObjectRef{Space: Downstream, GroupResource: namespacesGR, Name: ref.Namespace}))
+		}
+		return reqs
+	})
 	indexByIdentity := multicluster.Index(indexIdentity, func(o client.Object) []string {
 		if ref, ok := identity(o); ok {
 			return []string{ref.String()}
 		}
 		return nil
 	})
+	indexByNamespace := multicluster.Index(indexNamespace, func(o client.Object) []string {
+		if ref, ok := identity(o); ok && namespaceOf(ref) != "" {
+			return []string{namespaceOf(ref)}
+		}
+		return nil
+	})
 	for _, err := range []error{
-		s.down.Watch(&edgev2alpha1.WrappedObject{}, inUpstream, multicluster.Filter(isDownsync), indexByIdentity, toIdentity),
+		// The syncer's own status writes change no generation and need no reconcile.
+		s.down.Watch(&edgev2alpha1.WrappedObject{}, inUpstream, multicluster.Filter(isDownsync), multicluster.Predicates(predicate.GenerationChangedPredicate{}),
+			indexByIdentity, indexByNamespace, toIdentityAndNamespace),
 		s.up.Watch(&edgev2alpha1.WrappedObject{}, inUpstream,
 			multicluster.Filter(func(o client.Object) bool { return o.GetLabels()[LabelUpsync] == "true" }), toIdentity),
 		s.configs.Watch(&edgev2alpha1.SyncerConfig{}, inUpstream),
@@ -89,7 +127,13 @@ func (s *Syncer) watchDownstream(down *multicluster.Cluster, gvk schema.GroupVer
 			return o.GetLabels()[LabelDownsynced] == s.opts.Mailbox || s.hasWrapper(wrapper.ObjectRef{Space: Downstream, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()})
 		}),
 		multicluster.MapTo(func(_ context.Context, _ *multicluster.Cluster, o client.Object) []multicluster.Request {
-			return []multicluster.Request{requestFor(wrapper.ObjectRef{Space: Downstream, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()})}
+			ref := wrapper.ObjectRef{Space: Downstream, GroupResource: gr, Namespace: o.GetNamespace(), Name: o.GetName()}
+			reqs := []multicluster.Request{requestFor(ref)}
+			if ref.Namespace != "" && o.GetLabels()[LabelDownsynced] == s.opts.Mailbox && !s.hasWrapper(ref) {
+				// An object of the syncer's on its way out: its namespace may go after it.
+				reqs = append(reqs, requestFor(wrapper.ObjectRef{Space: Downstream, GroupResource: namespacesGR, Name: ref.Namespace}))
+			}
+			return reqs
 		}))
 	if err != nil {
 		return err
@@ -145,19 +189,15 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 	if err := s.watchDownstream(down, gvk, ref.GroupResource); err != nil {
 		return reconcile.Result{}, err
 	}
-	current := &unstructured.Unstructured{}
-	current.SetGroupVersionKind(gvk)
-	if err := down.GetClient().Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, current); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return reconcile.Result{}, err
-		}
-		current = nil
+	current, err := currentObject(ctx, down, gvk, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name})
+	if err != nil {
+		return reconcile.Result{}, err
 	}
 	ours := current != nil && current.GetLabels()[LabelDownsynced] == s.opts.Mailbox
 
 	if len(wrappers) == 0 {
 		if ours && current.GetDeletionTimestamp().IsZero() {
-			return reconcile.Result{}, s.deleteDownsynced(ctx, down, current, ref)
+			return reconcile.Result{}, s.deleteDownsynced(ctx, up, down, current, ref)
 		}
 		return reconcile.Result{}, nil
 	}
@@ -186,6 +226,11 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 	annotations[AnnotationDownsyncedFrom] = s.opts.Mailbox + "/" + w.Name
 	desired.SetAnnotations(annotations)
 
+	hash, err := desiredHash(desired)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+
 	cond := metav1.Condition{Type: ConditionSynced, Status: metav1.ConditionTrue, Reason: "Applied", Message: "the object is in the cluster as wrapped"}
 	switch {
 	case current != nil && !ours && gvk.GroupKind() == (schema.GroupKind{Kind: "Namespace"}):
@@ -195,17 +240,24 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 		cond = failed("NotOurs", fmt.Errorf("a %s named %s exists in the cluster and was not created by KubeStellar; it is left alone", gvk.Kind, objectName(ref)))
 	case current != nil && annotations[AnnotationDownsyncOverwrite] == "false":
 		cond.Reason, cond.Message = "CreateOnly", "created once; edge.kubestellar.io/downsync-overwrite is \"false\""
-	case current != nil && contains(current.Object, desired.Object):
+	case current != nil && upToDate(current, desired, hash):
 		// Already as wrapped: no write.
 	default:
 		applied := desired.DeepCopy()
+		annotations := applied.GetAnnotations()
+		annotations[AnnotationDesiredHash] = hash
+		applied.SetAnnotations(annotations)
 		if err := down.GetClient().Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 			if apierrors.IsNotFound(err) && ref.Namespace != "" {
 				// Its namespace is on its way, in its own wrapper.
-				_ = s.setWrapperStatus(ctx, up, w, failed("WaitingForNamespace", err), nil)
+				if err := s.setWrapperStatus(ctx, up, w, failed("WaitingForNamespace", err), nil); err != nil {
+					return reconcile.Result{}, err
+				}
 				return reconcile.Result{RequeueAfter: time.Second}, nil
 			}
-			_ = s.setWrapperStatus(ctx, up, w, failed("ApplyFailed", err), nil)
+			if serr := s.setWrapperStatus(ctx, up, w, failed("ApplyFailed", err), nil); serr != nil {
+				klog.FromContext(ctx).V(2).Info("Cannot report on a wrapper", "wrapper", w.Name, "err", serr)
+			}
 			return reconcile.Result{}, fmt.Errorf("applying %s: %w", objectName(ref), err)
 		}
 		klog.FromContext(ctx).V(3).Info("Applied", "object", objectName(ref), "kind", gvk.Kind)
@@ -225,6 +277,29 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 	return reconcile.Result{}, s.setWrapperStatus(ctx, up, w, cond, reported)
 }
 
+// currentObject reads the cluster's object, nil when there is none. It reads from the cache
+// of the kind, which watchDownstream has started, so an object in step costs no request. A
+// cache that has no such object may be behind: that is confirmed with a read from the server,
+// for an object someone else created meanwhile must be found and left alone, never taken
+// over by an apply.
+func currentObject(ctx context.Context, down *multicluster.Cluster, gvk schema.GroupVersionKind, key types.NamespacedName) (*unstructured.Unstructured, error) {
+	current := &unstructured.Unstructured{}
+	current.SetGroupVersionKind(gvk)
+	err := down.GetCache().Get(ctx, key, current)
+	if apierrors.IsNotFound(err) {
+		current = &unstructured.Unstructured{}
+		current.SetGroupVersionKind(gvk)
+		err = down.GetAPIReader().Get(ctx, key, current)
+	}
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s: %w", gvk.Kind, key, err)
+	}
+	return current, nil
+}
+
 func failed(reason string, err error) metav1.Condition {
 	return metav1.Condition{Type: ConditionSynced, Status: metav1.ConditionFalse, Reason: reason, Message: err.Error()}
 }
@@ -236,7 +311,11 @@ func ignoreNoMatch(err error) error {
 	return err
 }
 
-// setWrapperStatus writes the Synced condition and the reported state when they changed.
+// setWrapperStatus writes the Synced condition and the reported state when they changed. It
+// applies them to the status subresource (server-side apply, as FieldManager), so a write
+// needs no resourceVersion: the translator's updates of the spec and other writers of the
+// status never make it fail with a conflict, and conditions of other types are left to
+// their owners.
 func (s *Syncer) setWrapperStatus(ctx context.Context, up *multicluster.Cluster, w *edgev2alpha1.WrappedObject, cond metav1.Condition, reported *edgev2alpha1.ReportedState) error {
 	status := w.Status.DeepCopy()
 	cond.ObservedGeneration = w.Generation
@@ -247,9 +326,25 @@ func (s *Syncer) setWrapperStatus(ctx context.Context, up *multicluster.Cluster,
 	if sameStatus(status, &w.Status) {
 		return nil
 	}
-	updated := w.DeepCopy()
-	updated.Status = *status
-	if err := up.GetClient().Status().Update(ctx, updated); err != nil {
+	own := edgev2alpha1.WrappedObjectStatus{ReportedState: status.ReportedState}
+	if c := meta.FindStatusCondition(status.Conditions, ConditionSynced); c != nil {
+		own.Conditions = []metav1.Condition{*c}
+	}
+	raw, err := json.Marshal(own)
+	if err != nil {
+		return err
+	}
+	content := map[string]any{}
+	if err := json.Unmarshal(raw, &content); err != nil {
+		return err
+	}
+	apply := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": edgev2alpha1.SchemeGroupVersion.String(), "kind": "WrappedObject",
+		"metadata": map[string]any{"namespace": w.Namespace, "name": w.Name},
+		"status":   content,
+	}}
+	err = up.GetClient().Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(apply), client.FieldOwner(FieldManager), client.ForceOwnership)
+	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("reporting on wrapper %s: %w", w.Name, err)
 	}
 	return nil
@@ -276,6 +371,37 @@ func sameStatus(a, b *edgev2alpha1.WrappedObjectStatus) bool {
 		_ = json.Unmarshal(b.ReportedState.Status.Raw, &y)
 	}
 	return equality.Semantic.DeepEqual(x, y)
+}
+
+// desiredHash is the sha256, in hex, of the canonical JSON (keys sorted, as encoding/json
+// writes maps) of the object the syncer applies, its own labels and annotations included.
+func desiredHash(desired *unstructured.Unstructured) (string, error) {
+	raw, err := json.Marshal(desired.Object)
+	if err != nil {
+		return "", fmt.Errorf("encoding %s: %w", desired.GetName(), err)
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// upToDate reports whether applying desired again would change nothing the syncer owns in
+// current, so that the write can be skipped. Two things must both hold:
+//
+//   - current carries, in AnnotationDesiredHash, the hash of desired: the syncer's last apply
+//     sent exactly what it would send now. This alone makes removals exact: a field, label
+//     or list element the syncer stops sending changes the hash, so the object is applied
+//     again and server-side apply removes what the syncer no longer sends.
+//   - every value desired sets is in current (contains): nobody changed or removed, at the
+//     edge, a field the syncer sends. A subset test is right here, and only here, because
+//     current also holds server defaults and fields of other managers, which the syncer
+//     leaves alone; an edit of a field the syncer sends makes it fail, and the apply with
+//     ForceOwnership puts the syncer's value back.
+//
+// Both are computed from the object as read, with no request. A value the server keeps in
+// another form than it was sent (a quantity "1000m" read back as "1") makes the second test
+// fail every time, which costs an apply that changes nothing, never a wrong skip.
+func upToDate(current, desired *unstructured.Unstructured, hash string) bool {
+	return current.GetAnnotations()[AnnotationDesiredHash] == hash && contains(current.Object, desired.Object)
 }
 
 // contains reports whether every value in want is in have: maps by key, lists element by

@@ -13,12 +13,14 @@ import (
 // Flags are the syncer's command-line flags.
 type Flags struct {
 	FromKubeconfig, FromContext string
-	ToKubeconfig, ToContext     string
-	SyncTargetName              string
-	SyncTargetUID               string
-	QPS                         float32
-	Burst                       int
-	Concurrency                 int
+	// Mailbox, when set, names the mailbox instead of the --from-kubeconfig context's namespace.
+	Mailbox                 string
+	ToKubeconfig, ToContext string
+	SyncTargetName          string
+	SyncTargetUID           string
+	QPS                     float32
+	Burst                   int
+	Concurrency             int
 }
 
 // NewFlags returns the defaults.
@@ -28,6 +30,7 @@ func NewFlags() *Flags { return &Flags{QPS: 30, Burst: 50, Concurrency: 4} }
 func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.FromKubeconfig, "from-kubeconfig", f.FromKubeconfig, "kubeconfig for the mailbox; its context's namespace is the mailbox (required)")
 	fs.StringVar(&f.FromContext, "from-context", f.FromContext, "context in --from-kubeconfig (default: its current context)")
+	fs.StringVar(&f.Mailbox, "mailbox", f.Mailbox, "the mailbox namespace (default: the namespace of the --from-kubeconfig context, which must then set one)")
 	fs.StringVar(&f.ToKubeconfig, "to-kubeconfig", f.ToKubeconfig, "kubeconfig for the workload execution cluster (default: in-cluster)")
 	fs.StringVar(&f.ToContext, "to-context", f.ToContext, "context in --to-kubeconfig (default: its current context)")
 	fs.StringVar(&f.SyncTargetName, "sync-target-name", f.SyncTargetName, "name of the SyncTarget this cluster is")
@@ -52,9 +55,9 @@ func (f *Flags) Options() (Options, error) {
 	if err != nil {
 		return Options{}, fmt.Errorf("--from-kubeconfig: %w", err)
 	}
-	mailbox, _, err := from.Namespace()
+	mailbox, err := f.mailbox(from)
 	if err != nil {
-		return Options{}, fmt.Errorf("--from-kubeconfig: %w", err)
+		return Options{}, err
 	}
 	var downstream *rest.Config
 	if f.ToKubeconfig == "" && f.ToContext == "" {
@@ -75,4 +78,31 @@ func (f *Flags) Options() (Options, error) {
 		Upstream: upstream, Mailbox: mailbox, Downstream: downstream,
 		SyncTargetName: f.SyncTargetName, SyncTargetUID: types.UID(f.SyncTargetUID), Concurrency: f.Concurrency,
 	}, nil
+}
+
+// mailbox is --mailbox, or else the namespace the --from-kubeconfig context sets. It is
+// never clientcmd's fall-back "default": a syncer that took namespace default as its mailbox
+// would wait there for wrappers that never come.
+func (f *Flags) mailbox(from clientcmd.ClientConfig) (string, error) {
+	if f.Mailbox != "" {
+		return f.Mailbox, nil
+	}
+	raw, err := from.RawConfig()
+	if err != nil {
+		return "", fmt.Errorf("--from-kubeconfig: %w", err)
+	}
+	name := f.FromContext
+	if name == "" {
+		name = raw.CurrentContext
+	}
+	ctx, ok := raw.Contexts[name]
+	if !ok {
+		return "", fmt.Errorf("--from-kubeconfig %s: there is no context %q", f.FromKubeconfig, name)
+	}
+	if ctx.Namespace == "" {
+		return "", fmt.Errorf("--from-kubeconfig %s: context %q sets no namespace, and that namespace is the mailbox: "+
+			"set it in the context (kubectl config set-context %s --namespace=<mailbox> --kubeconfig=%s) or pass --mailbox",
+			f.FromKubeconfig, name, name, f.FromKubeconfig)
+	}
+	return ctx.Namespace, nil
 }

@@ -29,6 +29,10 @@ const (
 	LabelDownsynced = "edge.kubestellar.io/downsynced"
 	// AnnotationDownsyncedFrom names the wrapper (mailbox/name) an object comes from.
 	AnnotationDownsyncedFrom = "edge.kubestellar.io/downsynced-from"
+	// AnnotationDesiredHash holds, on an object the syncer applied, the hash of what it
+	// applied; an object whose hash matches and whose applied values are all in place is not
+	// written again.
+	AnnotationDesiredHash = "edge.kubestellar.io/desired-hash"
 	// AnnotationDownsyncOverwrite set to "false" on a workload object means: create it once, never
 	// update it.
 	AnnotationDownsyncOverwrite = "edge.kubestellar.io/downsync-overwrite"

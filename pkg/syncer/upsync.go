@@ -48,9 +48,10 @@ func (s *Syncer) reconcileConfig(ctx context.Context, req multicluster.Request) 
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	lists, err := disc.ServerPreferredResources()
-	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
-		return reconcile.Result{}, err
+	// On a partial discovery, the groups found are watched now and the rest on a retry.
+	lists, discErr := disc.ServerPreferredResources()
+	if discErr != nil && !discovery.IsGroupDiscoveryFailedError(discErr) {
+		return reconcile.Result{}, discErr
 	}
 	for _, list := range lists {
 		gv, err := schema.ParseGroupVersion(list.GroupVersion)
@@ -92,6 +93,9 @@ func (s *Syncer) reconcileConfig(ctx context.Context, req multicluster.Request) 
 		if ref, ok := identity(&wrappers.Items[i]); ok {
 			s.up.Enqueue(requestFor(ref))
 		}
+	}
+	if discErr != nil {
+		return reconcile.Result{}, fmt.Errorf("discovering the resources to upsync: %w", discErr)
 	}
 	return reconcile.Result{}, nil
 }
@@ -145,8 +149,9 @@ func (s *Syncer) reconcileUpsync(ctx context.Context, req multicluster.Request) 
 		return reconcile.Result{}, err
 	}
 	cfg := &edgev2alpha1.SyncerConfig{}
-	if err := up.GetClient().Get(ctx, types.NamespacedName{Namespace: s.opts.Mailbox, Name: wrapper.SyncerConfigName}, cfg); client.IgnoreNotFound(err) != nil {
-		return reconcile.Result{}, err
+	if err := up.GetClient().Get(ctx, types.NamespacedName{Namespace: s.opts.Mailbox, Name: wrapper.SyncerConfigName}, cfg); err != nil {
+		// Without its SyncerConfig, what is selected is not known: nothing is removed.
+		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	var obj *unstructured.Unstructured
 	s.mu.Lock()
@@ -158,7 +163,12 @@ func (s *Syncer) reconcileUpsync(ctx context.Context, req multicluster.Request) 
 	}
 	s.mu.Unlock()
 	selected := slices.ContainsFunc(cfg.Spec.Upsync, func(u edgev2alpha1.UpsyncSet) bool { return setSelects(u, ref.GroupResource, ref.Namespace, ref.Name) })
-	if selected && !gvk.Empty() {
+	if selected && gvk.Empty() {
+		// The kind is not watched yet (discovery has not found it so far): its object's
+		// presence is not known, so its wrapper is neither made nor removed.
+		return reconcile.Result{}, fmt.Errorf("%s is not watched in the cluster yet", ref.GroupResource)
+	}
+	if selected {
 		obj = &unstructured.Unstructured{}
 		obj.SetGroupVersionKind(gvk)
 		if err := down.GetClient().Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, obj); err != nil {
