@@ -13,13 +13,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -83,28 +85,20 @@ type Controller struct {
 
 	mu      sync.Mutex
 	watches []*watch
-	// engaged records, per cluster, the watches started there; pending those waiting for
-	// their kind to be served.
-	engaged map[string]map[*watch]bool
-	pending map[string]map[*watch]bool
-	// crdWatched records the clusters whose CRDs are watched to retry pending watches.
-	crdWatched map[string]bool
-	// sources are the started watches, per cluster, for waiting on their first deliveries.
-	sources map[string][]source.TypedSyncingSource[Request]
-	// engaging serializes engagement per cluster; inflight counts engagements under way.
-	engaging map[string]*sync.Mutex
-	inflight sync.WaitGroup
-	queue    workqueue.TypedRateLimitingInterface[Request]
-	started  chan struct{}
+	// engaged holds, per cluster name, the controller's watches in that cluster.
+	engaged map[string]*engagement
+	queue   workqueue.TypedRateLimitingInterface[Request]
+	started chan struct{}
 	// warm is closed once the caches of the watches started with the initial clusters have
 	// filled (or a bound has passed), so the first reconciles see whole pictures.
 	warm     chan struct{}
 	warmOnce sync.Once
 }
 
+// watch is what Watch or WatchKind was asked for. It is never changed once made, and is
+// shared by every cluster it runs in; what is found in a cluster is kept by the engagement.
 type watch struct {
 	obj       client.Object
-	gvk       schema.GroupVersionKind
 	inCluster func(*Cluster) bool
 	mapFn     MapFunc
 	filter    func(client.Object) bool
@@ -112,6 +106,31 @@ type watch struct {
 	indexes   map[string]client.IndexerFunc
 	// dynamic marks a watch started at run time in one cluster by WatchKind.
 	dynamic bool
+}
+
+// engagement is the controller's watches in one cluster. Its maps are guarded by the
+// controller's mu; starting serializes the starts of watches in the cluster, so that no
+// controller-wide lock is held while talking to it.
+type engagement struct {
+	cl       *Cluster
+	starting sync.Mutex
+	running  map[*watch]*running
+	// pending are the watches whose kind the cluster does not serve (yet), with that kind.
+	pending map[*watch]schema.GroupVersionKind
+	// crdHooked says CRD changes in the cluster retry the pending watches.
+	crdHooked bool
+	// tried is closed once every watch has been tried once in the cluster.
+	tried     chan struct{}
+	triedOnce sync.Once
+}
+
+// running is a watch started in one cluster: the informer it uses and its handler there.
+type running struct {
+	w        *watch
+	gvk      schema.GroupVersionKind
+	obj      client.Object
+	informer cache.Informer
+	reg      toolscache.ResourceEventHandlerRegistration
 }
 
 func newWatch(obj client.Object, opts []WatchOption) *watch {
@@ -123,6 +142,9 @@ func newWatch(obj client.Object, opts []WatchOption) *watch {
 		w.mapFn = func(_ context.Context, cl *Cluster, o client.Object) []Request {
 			return []Request{{Cluster: cl.Name, NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}}}
 		}
+	}
+	if w.filter != nil {
+		w.preds = append(w.preds, predicate.NewPredicateFuncs(w.filter))
 	}
 	return w
 }
@@ -166,14 +188,10 @@ func Index(field string, extract client.IndexerFunc) WatchOption {
 // Requests r reconciles; add it to a Manager to run it.
 func NewController(name string, r Reconciler, opts ControllerOptions) (*Controller, error) {
 	c := &Controller{
-		name:       name,
-		engaged:    map[string]map[*watch]bool{},
-		pending:    map[string]map[*watch]bool{},
-		crdWatched: map[string]bool{},
-		sources:    map[string][]source.TypedSyncingSource[Request]{},
-		engaging:   map[string]*sync.Mutex{},
-		started:    make(chan struct{}),
-		warm:       make(chan struct{}),
+		name:    name,
+		engaged: map[string]*engagement{},
+		started: make(chan struct{}),
+		warm:    make(chan struct{}),
 	}
 	timeout := opts.ReconcileTimeout
 	if timeout == 0 {
@@ -198,6 +216,7 @@ func NewController(name string, r Reconciler, opts ControllerOptions) (*Controll
 	}
 	c.ctrl = ctrl
 	// This source gives the controller its own handle on the queue, and says when it started.
+	// The watches in clusters feed the queue directly, each on its cluster's context.
 	err = ctrl.Watch(source.TypedFunc[Request](func(_ context.Context, q workqueue.TypedRateLimitingInterface[Request]) error {
 		c.mu.Lock()
 		c.queue = q
@@ -221,7 +240,7 @@ func (c *Controller) waitWarm(ctx context.Context) error {
 	if err := c.mgr.WaitForSources(ctx); err != nil {
 		return err
 	}
-	c.warmOnce.Do(func() { go c.warmUp() })
+	c.warmOnce.Do(func() { go c.warmUp(c.mgr.context()) })
 	select {
 	case <-c.warm:
 		return nil
@@ -230,34 +249,44 @@ func (c *Controller) waitWarm(ctx context.Context) error {
 	}
 }
 
-func (c *Controller) warmUp() {
+func (c *Controller) warmUp(ctx context.Context) {
 	defer close(c.warm)
-	// First let the watches of the initial clusters start; a cluster that does not answer
-	// within engageBound is left to catch up later.
-	engaged := make(chan struct{})
-	go func() {
-		c.inflight.Wait()
-		close(engaged)
-	}()
-	select {
-	case <-engaged:
-	case <-time.After(engageBound):
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), warmUpBound)
-	defer cancel()
 	c.mu.Lock()
-	var sources []source.TypedSyncingSource[Request]
-	for _, list := range c.sources {
-		sources = append(sources, list...)
+	engagements := make([]*engagement, 0, len(c.engaged))
+	for _, e := range c.engaged {
+		engagements = append(engagements, e)
 	}
 	c.mu.Unlock()
-	// A source has synced when its informer has listed everything and has handed every
-	// object to the handler, so the queue holds the whole initial picture.
-	for _, src := range sources {
-		if err := src.WaitForSync(ctx); err != nil && ctx.Err() != nil {
-			c.logFor(nil).Info("Starting before every cache has filled", "waited", warmUpBound)
-			return
+	// First let the watches of the initial clusters start; a cluster that does not answer
+	// within engageBound is left to catch up later.
+	engageCtx, cancel := context.WithTimeout(ctx, engageBound)
+	defer cancel()
+	for _, e := range engagements {
+		select {
+		case <-e.tried:
+		case <-engageCtx.Done():
 		}
+	}
+	c.mu.Lock()
+	var synced []func() bool
+	for _, e := range engagements {
+		for _, run := range e.running {
+			synced = append(synced, run.reg.HasSynced)
+		}
+	}
+	c.mu.Unlock()
+	// A handler has synced when its informer has listed everything and has handed every
+	// object to it, so the queue holds the whole initial picture.
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, warmUpBound, true, func(context.Context) (bool, error) {
+		for _, s := range synced {
+			if !s() {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil && ctx.Err() == nil {
+		c.logFor(nil).Info("Starting before every cache has filled", "waited", warmUpBound)
 	}
 }
 
@@ -303,154 +332,233 @@ func (c *Controller) Enqueue(req Request) {
 // engage starts the controller's watches in cluster cl, in the background. A watch whose kind
 // cl does not serve waits for a CRD to bring it; one that fails otherwise (the space is still
 // starting) is tried again with back-off. A cluster that does not answer holds up only its
-// own watches.
-func (c *Controller) engage(ctx context.Context, cl *Cluster) {
-	c.inflight.Add(1)
-	go func() {
-		defer c.inflight.Done()
-		c.engageWithBackoff(ctx, cl, time.Second)
-	}()
+// own watches; they all stop when the cluster is removed.
+func (c *Controller) engage(cl *Cluster) {
+	e := &engagement{
+		cl:      cl,
+		running: map[*watch]*running{},
+		pending: map[*watch]schema.GroupVersionKind{},
+		tried:   make(chan struct{}),
+	}
+	c.mu.Lock()
+	c.engaged[cl.Name] = e
+	c.mu.Unlock()
+	go c.engageWithBackoff(e, time.Second, 0)
 }
 
-func (c *Controller) engageWithBackoff(ctx context.Context, cl *Cluster, delay time.Duration) {
+// crdRetries is how many times, with back-off, a watch whose CRD has just been established
+// is tried again when the cluster's discovery does not show the kind yet.
+const crdRetries = 4
+
+// current reports whether e is still the controller's engagement in its cluster. Call it
+// with c.mu held.
+func (c *Controller) current(e *engagement) bool { return c.engaged[e.cl.Name] == e }
+
+// engageWithBackoff tries to start the watches not started yet in e's cluster. Those that
+// fail are tried again after delay (doubling up to 30s), except those whose kind is not
+// served: a CRD event tries them again, and then up to crdRetries more times.
+func (c *Controller) engageWithBackoff(e *engagement, delay time.Duration, crdRetries int) {
+	defer e.triedOnce.Do(func() { close(e.tried) })
+	ctx := e.cl.ctx
 	select {
 	case <-c.started:
 	case <-ctx.Done():
 		return
 	}
-	c.mu.Lock()
-	if c.engaged[cl.Name] == nil {
-		c.engaged[cl.Name] = map[*watch]bool{}
-		c.pending[cl.Name] = map[*watch]bool{}
-		c.engaging[cl.Name] = &sync.Mutex{}
-	}
-	lock := c.engaging[cl.Name]
-	c.mu.Unlock()
 
-	// One engagement at a time per cluster; no controller-wide lock while talking to it.
-	lock.Lock()
-	defer lock.Unlock()
-	retry := false
-	for _, w := range c.watches {
-		if w.inCluster != nil && !w.inCluster(cl) {
+	e.starting.Lock()
+	defer e.starting.Unlock()
+	c.mu.Lock()
+	watches := append([]*watch(nil), c.watches...)
+	c.mu.Unlock()
+	retry, missing, hook := false, false, false
+	for _, w := range watches {
+		if w.inCluster != nil && !w.inCluster(e.cl) {
 			continue
 		}
 		c.mu.Lock()
-		done := c.engaged[cl.Name] == nil || c.engaged[cl.Name][w]
+		done := !c.current(e) || e.running[w] != nil
 		c.mu.Unlock()
 		if done || ctx.Err() != nil {
 			continue
 		}
-		src, err := c.startWatch(cl, w)
+		run, gvk, err := c.startWatch(e.cl, w)
 		c.mu.Lock()
 		switch {
-		case c.engaged[cl.Name] == nil:
+		case !c.current(e):
 			// The cluster was removed meanwhile.
+			if run != nil {
+				defer c.stopWatch(ctx, e.cl, run)
+			}
 		case err == nil:
-			delete(c.pending[cl.Name], w)
-			c.engaged[cl.Name][w] = true
-			c.sources[cl.Name] = append(c.sources[cl.Name], src)
+			delete(e.pending, w)
+			e.running[w] = run
 		case meta.IsNoMatchError(err):
-			c.pending[cl.Name][w] = true
-			c.watchCRDsLocked(ctx, cl)
+			e.pending[w] = gvk
+			hook = hook || !e.crdHooked
+			e.crdHooked = true
+			missing = true
 		default:
-			c.logFor(nil).V(2).Info("Cannot watch yet; trying again", "cluster", cl.Path, "kind", w.gvk.Kind, "err", err, "after", delay)
+			c.logFor(nil).V(2).Info("Cannot watch yet; trying again", "cluster", e.cl.Path, "kind", gvk.Kind, "err", err, "after", delay)
 			retry = true
 		}
 		c.mu.Unlock()
 	}
-	if retry && ctx.Err() == nil {
-		c.inflight.Add(1)
+	if hook {
+		e.cl.onCRDChange(func(crd *apiextensionsv1.CustomResourceDefinition) { c.crdChanged(e, crd) })
+	}
+	next := min(2*delay, 30*time.Second)
+	switch {
+	case ctx.Err() != nil:
+	case missing && crdRetries > 0:
+		// The CRD may be established a moment before discovery shows its kind.
 		time.AfterFunc(delay, func() {
-			defer c.inflight.Done()
-			c.engageWithBackoff(ctx, cl, min(2*delay, 30*time.Second))
+			e.cl.mapper.Reset()
+			c.engageWithBackoff(e, next, crdRetries-1)
 		})
+	case retry:
+		time.AfterFunc(delay, func() { c.engageWithBackoff(e, next, crdRetries) })
 	}
 }
 
-// startWatch starts watching w's kind in cl.
-func (c *Controller) startWatch(cl *Cluster, w *watch) (source.TypedSyncingSource[Request], error) {
+// crdChanged retries the watches pending in e's cluster when a CRD of their group is
+// established there.
+func (c *Controller) crdChanged(e *engagement, crd *apiextensionsv1.CustomResourceDefinition) {
+	if !crdEstablished(crd) {
+		return
+	}
+	c.mu.Lock()
+	waiting := false
+	if c.current(e) {
+		for _, gvk := range e.pending {
+			waiting = waiting || gvk.Group == crd.Spec.Group
+		}
+	}
+	c.mu.Unlock()
+	if waiting {
+		go c.engageWithBackoff(e, time.Second, crdRetries)
+	}
+}
+
+// startWatch starts watching w's kind in cl, with a handler of this controller's on the
+// cluster's shared informer of that kind. It returns the kind even when it fails.
+func (c *Controller) startWatch(cl *Cluster, w *watch) (*running, schema.GroupVersionKind, error) {
 	gvk, err := apiutil.GVKForObject(w.obj, cl.GetScheme())
 	if err != nil {
-		return nil, err
+		return nil, gvk, err
 	}
-	w.gvk = gvk
 	if _, err := cl.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
 		if meta.IsNoMatchError(err) {
 			cl.served.Store(gvk.GroupKind(), false)
 		}
-		return nil, err
+		return nil, gvk, err
 	}
 	cl.served.Store(gvk.GroupKind(), true)
-	for field, extract := range w.indexes {
-		if err := cl.GetFieldIndexer().IndexField(context.Background(), w.obj, field, extract); err != nil {
-			return nil, fmt.Errorf("indexing %s by %s: %w", gvk.Kind, field, err)
-		}
+	obj := w.obj.DeepCopyObject().(client.Object)
+	informer, err := cl.useInformer(obj, gvk, w.indexes)
+	if err != nil {
+		return nil, gvk, err
 	}
-	preds := append([]predicate.TypedPredicate[client.Object]{}, w.preds...)
-	if w.filter != nil {
-		preds = append(preds, predicate.NewPredicateFuncs(w.filter))
+	reg, err := informer.AddEventHandler(c.handlerFor(cl, w))
+	if err != nil {
+		_ = cl.releaseInformer(cl.ctx, obj, gvk)
+		return nil, gvk, fmt.Errorf("watching %s: %w", gvk.Kind, err)
 	}
-	h := handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []Request {
-		return w.mapFn(ctx, cl, obj)
-	})
-	src := source.TypedKind(cl.GetCache(), w.obj.DeepCopyObject().(client.Object), h, preds...)
-	if err := c.ctrl.Watch(src); err != nil {
-		return nil, err
-	}
-	return src, nil
+	return &running{w: w, gvk: gvk, obj: obj, informer: informer, reg: reg}, gvk, nil
 }
 
-// watchCRDsLocked retries cl's pending watches whenever one of its CRDs is established.
-func (c *Controller) watchCRDsLocked(ctx context.Context, cl *Cluster) {
-	if c.crdWatched[cl.Name] {
-		return
+// stopWatch removes the controller's handler of a watch, and the informer if no other
+// watch uses it.
+func (c *Controller) stopWatch(ctx context.Context, cl *Cluster, run *running) {
+	if err := run.informer.RemoveEventHandler(run.reg); err != nil {
+		c.logFor(nil).V(2).Info("Cannot remove an event handler", "cluster", cl.Path, "kind", run.gvk.Kind, "err", err)
 	}
-	c.crdWatched[cl.Name] = true
-	go func() {
-		informer, err := cl.GetCache().GetInformer(ctx, &apiextensionsv1.CustomResourceDefinition{})
-		if err != nil {
-			c.logFor(nil).Error(err, "Cannot watch CRDs; kinds missing now will not be picked up", "cluster", cl.Path)
-			return
+	if err := cl.releaseInformer(ctx, run.obj, run.gvk); err != nil {
+		c.logFor(nil).Error(err, "Cannot drop an informer", "cluster", cl.Path, "kind", run.gvk.Kind)
+	}
+}
+
+// handlerFor turns w's events in cl into Requests in the queue.
+func (c *Controller) handlerFor(cl *Cluster, w *watch) toolscache.ResourceEventHandler {
+	enqueue := func(objs ...client.Object) {
+		for _, o := range objs {
+			for _, req := range w.mapFn(cl.ctx, cl, o) {
+				c.queue.Add(req)
+			}
 		}
-		retry := func(obj any) {
-			crd, ok := obj.(*apiextensionsv1.CustomResourceDefinition)
-			if !ok || !crdEstablished(crd) {
+	}
+	return toolscache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			o, ok := obj.(client.Object)
+			if !ok {
 				return
 			}
-			c.mu.Lock()
-			waiting := false
-			for w := range c.pending[cl.Name] {
-				waiting = waiting || w.gvk.Group == crd.Spec.Group
+			ev := event.TypedCreateEvent[client.Object]{Object: o}
+			for _, p := range w.preds {
+				if !p.Create(ev) {
+					return
+				}
 			}
-			c.mu.Unlock()
-			if waiting {
-				c.engage(ctx, cl)
+			enqueue(o)
+		},
+		UpdateFunc: func(oldObj, obj any) {
+			old, ok := oldObj.(client.Object)
+			o, ok2 := obj.(client.Object)
+			if !ok || !ok2 {
+				return
 			}
-		}
-		_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: retry, UpdateFunc: func(_, obj any) { retry(obj) }})
-		if err != nil {
-			c.logFor(nil).Error(err, "Cannot watch CRDs", "cluster", cl.Path)
-		}
-	}()
+			ev := event.TypedUpdateEvent[client.Object]{ObjectOld: old, ObjectNew: o}
+			for _, p := range w.preds {
+				if !p.Update(ev) {
+					return
+				}
+			}
+			enqueue(old, o)
+		},
+		DeleteFunc: func(obj any) {
+			tomb, unknown := obj.(toolscache.DeletedFinalStateUnknown)
+			if unknown {
+				obj = tomb.Obj
+			}
+			o, ok := obj.(client.Object)
+			if !ok {
+				return
+			}
+			ev := event.TypedDeleteEvent[client.Object]{Object: o, DeleteStateUnknown: unknown}
+			for _, p := range w.preds {
+				if !p.Delete(ev) {
+					return
+				}
+			}
+			enqueue(o)
+		},
+	}
 }
 
 // WatchKind starts, now, a watch of obj's kind in cluster cl alone (a kind chosen at run
 // time, such as a workload's); obj may be an *unstructured.Unstructured with its GVK set.
 // Watching a kind that is already watched there does nothing.
 func (c *Controller) WatchKind(cl *Cluster, obj client.Object, opts ...WatchOption) error {
-	<-c.started
+	select {
+	case <-c.started:
+	case <-cl.ctx.Done():
+		return fmt.Errorf("cluster %s is removed", cl.Path)
+	}
 	gvk, err := apiutil.GVKForObject(obj, cl.GetScheme())
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
-	if c.engaged[cl.Name] == nil {
-		c.mu.Unlock()
+	e := c.engaged[cl.Name]
+	c.mu.Unlock()
+	if e == nil || e.cl != cl {
 		return fmt.Errorf("cluster %s is not engaged", cl.Path)
 	}
-	for w := range c.engaged[cl.Name] {
-		if w.gvk == gvk && w.dynamic {
+	e.starting.Lock()
+	defer e.starting.Unlock()
+	c.mu.Lock()
+	for _, run := range e.running {
+		if run.w.dynamic && run.gvk == gvk {
 			c.mu.Unlock()
 			return nil
 		}
@@ -458,72 +566,109 @@ func (c *Controller) WatchKind(cl *Cluster, obj client.Object, opts ...WatchOpti
 	c.mu.Unlock()
 	w := newWatch(obj, opts)
 	w.dynamic = true
-	src, err := c.startWatch(cl, w)
+	run, _, err := c.startWatch(cl, w)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.engaged[cl.Name] != nil {
-		c.engaged[cl.Name][w] = true
-		c.sources[cl.Name] = append(c.sources[cl.Name], src)
+	if !c.current(e) {
+		go c.stopWatch(cl.ctx, cl, run)
+		return fmt.Errorf("cluster %s is removed", cl.Path)
 	}
+	e.running[w] = run
 	return nil
 }
 
-// UnwatchKind stops a watch started by WatchKind and drops its informer.
+// UnwatchKind stops a watch started by WatchKind. The cluster's informer of that kind is
+// dropped only when no other watch (of any controller) uses it.
 func (c *Controller) UnwatchKind(ctx context.Context, cl *Cluster, obj client.Object) error {
 	gvk, err := apiutil.GVKForObject(obj, cl.GetScheme())
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
-	for w := range c.engaged[cl.Name] {
-		if w.gvk == gvk && w.dynamic {
-			delete(c.engaged[cl.Name], w)
+	var gone []*running
+	if e := c.engaged[cl.Name]; e != nil && e.cl == cl {
+		for w, run := range e.running {
+			if w.dynamic && run.gvk == gvk {
+				delete(e.running, w)
+				gone = append(gone, run)
+			}
 		}
 	}
 	c.mu.Unlock()
-	return cl.GetCache().RemoveInformer(ctx, obj)
+	for _, run := range gone {
+		c.stopWatch(ctx, cl, run)
+	}
+	return nil
 }
 
-// disengage replays every object watched in cl as deleted, then forgets cl.
+// disengage stops the controller's watches in cl and replays every object they saw there
+// as deleted. The manager has taken cl out of its clusters by then.
 func (c *Controller) disengage(cl *Cluster) {
 	c.mu.Lock()
-	engaged := c.engaged[cl.Name]
-	delete(c.engaged, cl.Name)
-	delete(c.pending, cl.Name)
-	delete(c.crdWatched, cl.Name)
-	delete(c.sources, cl.Name)
-	delete(c.engaging, cl.Name)
-	queue := c.queue
-	c.mu.Unlock()
-	if queue == nil {
+	e := c.engaged[cl.Name]
+	if e == nil || e.cl != cl {
+		c.mu.Unlock()
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for w := range engaged {
-		list, err := listFor(cl, w.gvk)
-		if err != nil {
-			c.logFor(nil).Error(err, "Cannot list objects of a removed cluster", "cluster", cl.Path, "kind", w.gvk.Kind)
+	delete(c.engaged, cl.Name)
+	runs := make([]*running, 0, len(e.running))
+	for _, run := range e.running {
+		runs = append(runs, run)
+	}
+	queue := c.queue
+	c.mu.Unlock()
+	for _, run := range runs {
+		// The informers stop with the cluster; only this controller's handlers go now, so
+		// that the objects of the other controllers stay readable for their replays.
+		if err := run.informer.RemoveEventHandler(run.reg); err != nil {
+			c.logFor(nil).V(2).Info("Cannot remove an event handler", "cluster", cl.Path, "kind", run.gvk.Kind, "err", err)
+		}
+		if queue == nil {
 			continue
 		}
-		if err := cl.GetCache().List(ctx, list); err != nil {
-			c.logFor(nil).Error(err, "Cannot list objects of a removed cluster", "cluster", cl.Path, "kind", w.gvk.Kind)
-			continue
-		}
-		_ = meta.EachListItem(list, func(o runtime.Object) error {
-			obj, ok := o.(client.Object)
-			if !ok || (w.filter != nil && !w.filter(obj)) {
-				return nil
+		for _, obj := range c.cached(cl, run) {
+			if run.w.filter != nil && !run.w.filter(obj) {
+				continue
 			}
-			for _, req := range w.mapFn(ctx, cl, obj) {
+			for _, req := range run.w.mapFn(cl.ctx, cl, obj) {
 				queue.Add(req)
 			}
+		}
+	}
+}
+
+// cached returns the objects in a watch's informer, without waiting for a cluster that does
+// not answer: what an informer that has not synced holds is what its handlers were given.
+func (c *Controller) cached(cl *Cluster, run *running) []client.Object {
+	var items []any
+	if s, ok := run.informer.(interface{ GetStore() toolscache.Store }); ok {
+		items = s.GetStore().List()
+	} else if run.informer.HasSynced() {
+		list, err := listFor(cl, run.gvk)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(cl.ctx, stopBound)
+			err = cl.GetCache().List(ctx, list)
+			cancel()
+		}
+		if err != nil {
+			c.logFor(nil).Error(err, "Cannot list objects of a removed cluster", "cluster", cl.Path, "kind", run.gvk.Kind)
+			return nil
+		}
+		_ = meta.EachListItem(list, func(o runtime.Object) error {
+			items = append(items, o)
 			return nil
 		})
 	}
+	out := make([]client.Object, 0, len(items))
+	for _, item := range items {
+		if obj, ok := item.(client.Object); ok {
+			out = append(out, obj)
+		}
+	}
+	return out
 }
 
 func crdEstablished(crd *apiextensionsv1.CustomResourceDefinition) bool {
