@@ -3,21 +3,21 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"os"
-	"os/signal"
-	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/kubestellar/kubestellar/pkg/controllerhost"
 	"github.com/kubestellar/kubestellar/pkg/spaces/server"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The server stops its spaces within seconds; the deadline catches whatever else hangs.
+	ctx, stop := controllerhost.SignalContext(func() time.Duration { return 15 * time.Second })
 	err := newCommand().ExecuteContext(ctx)
 	stop()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
@@ -53,10 +54,49 @@ func Main(c Command) {
 	klog.InitFlags(goFlags)
 	cmd.Flags().AddGoFlagSet(goFlags)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Run returns within --shutdown-timeout (and the release of the lease); the deadline
+	// here catches whatever else might hang on the way out.
+	ctx, stop := SignalContext(func() time.Duration { return opts.ShutdownTimeout + 5*time.Second })
 	err := cmd.ExecuteContext(ctx)
 	stop()
 	if err != nil {
 		os.Exit(1)
+	}
+}
+
+// SignalContext returns a context that ends on the first SIGTERM or SIGINT. A second such
+// signal, or the passing of deadline() after the first, makes the process exit at once with
+// status 1, whatever is still running. Call stop when done.
+func SignalContext(deadline func() time.Duration) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-signals:
+			klog.InfoS("Shutting down", "signal", sig.String())
+			cancel()
+		case <-done:
+			return
+		}
+		d := deadline()
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case sig := <-signals:
+			klog.InfoS("Exiting at once on a second signal", "signal", sig.String())
+		case <-timer.C:
+			klog.InfoS("Exiting: the shutdown did not finish in time", "waited", d.String())
+		case <-done:
+			return
+		}
+		klog.Flush()
+		os.Exit(1)
+	}()
+	return ctx, func() {
+		signal.Stop(signals)
+		close(done)
+		cancel()
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
@@ -68,6 +69,8 @@ type Options struct {
 	// QPS and Burst limit requests to each space.
 	QPS   float32
 	Burst int
+	// ShutdownTimeout bounds how long the controllers are given to stop once told to.
+	ShutdownTimeout time.Duration
 }
 
 // NewOptions returns the defaults for the controller name, serving on bindAddress.
@@ -81,6 +84,7 @@ func NewOptions(name, bindAddress string) *Options {
 		Base:              NewKubeconfigFlags("base", "base"),
 		QPS:               50,
 		Burst:             100,
+		ShutdownTimeout:   10 * time.Second,
 	}
 }
 
@@ -94,6 +98,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Elect a leader among replicas (a Lease in namespace kube-system of the root space); only the leader works")
 	fs.Float32Var(&o.QPS, "qps", o.QPS, "Queries per second allowed to each space")
 	fs.IntVar(&o.Burst, "burst", o.Burst, "Burst of queries allowed to each space")
+	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout,
+		"How long the controllers are given to stop on SIGTERM or SIGINT; after that the process exits with an error")
 	o.Root.AddFlags(fs)
 	o.Base.AddFlags(fs)
 }
@@ -111,6 +117,9 @@ func (o *Options) Validate() error {
 		if _, port, err := net.SplitHostPort(o.ServerBindAddress); err != nil || port == "" {
 			errs = append(errs, fmt.Errorf("--server-bind-address %q must be [host]:port", o.ServerBindAddress))
 		}
+	}
+	if o.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout %s must be positive", o.ShutdownTimeout))
 	}
 	if o.QPS <= 0 || o.Burst < 1 {
 		errs = append(errs, errors.New("--qps and --burst must be positive"))

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,9 +29,14 @@ import (
 // SetupFunc adds a binary's controllers to the manager.
 type SetupFunc func(ctx context.Context, mgr *multicluster.Manager) error
 
+// ErrShutdownTimeout says that the controllers had not stopped within the shutdown timeout
+// after they were told to; they may still be running.
+var ErrShutdownTimeout = errors.New("the controllers did not stop in time")
+
 // Run serves /metrics and /debug/pprof/, then (after winning the election, with
 // --leader-elect) runs a multicluster manager that follows the spaces, with the controllers
-// setup adds, until ctx ends.
+// setup adds, until ctx ends. Once ctx has ended it returns within o.ShutdownTimeout (plus
+// the time to release the lease), with ErrShutdownTimeout if the manager has not stopped.
 func Run(ctx context.Context, o *Options, scheme *runtime.Scheme, setup SetupFunc) error {
 	logger := klog.FromContext(ctx).WithName(o.Name)
 	for _, k := range []*KubeconfigFlags{o.Base, o.Root} {
@@ -65,14 +71,35 @@ func Run(ctx context.Context, o *Options, scheme *runtime.Scheme, setup SetupFun
 		}
 		defer stop()
 	}
+	start := func(ctx context.Context) error { return runBounded(ctx, o.ShutdownTimeout, mgr.Start) }
 	if !o.LeaderElect {
-		return mgr.Start(ctx)
+		return start(ctx)
 	}
 	root, err := o.Root.RESTConfig()
 	if err != nil {
 		return err
 	}
-	return runElected(ctx, o.Name, root, logger, mgr.Start)
+	return runElected(ctx, o.Name, root, logger, start)
+}
+
+// runBounded runs run until it returns, or until timeout has passed since ctx ended; then it
+// returns ErrShutdownTimeout and leaves run behind.
+func runBounded(ctx context.Context, timeout time.Duration, run func(context.Context) error) error {
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		return fmt.Errorf("%w: still running %s after the shutdown began", ErrShutdownTimeout, timeout)
+	}
 }
 
 // Serve runs the HTTP server for metrics, profiling and probes (/healthz always answers,
@@ -104,15 +131,27 @@ func Serve(ctx context.Context, addr string, ready func() bool) (func(), error) 
 		}
 	}()
 	return func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// A profile or trace being taken may last long: it is cut off rather than waited for.
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			_ = srv.Close()
+		}
 	}, nil
 }
 
+// releaseTimeout bounds the wait for the lease to be released on the way out.
+const releaseTimeout = 3 * time.Second
+
+// errLostLease says that another replica took the lease while this one worked.
+var errLostLease = errors.New("lost the leader election lease")
+
 // runElected runs run while this process holds the Lease kubestellar-<name> in namespace
 // kube-system of the root space. Losing the lease is an error, so the process exits and a
-// fresh replica competes again.
+// fresh replica competes again. When run returns (ctx ended, or it failed), the lease is
+// released so that another replica takes over at once; the election outlives ctx until then,
+// so that no two replicas ever work at the same time. A run that did not stop in time keeps
+// the lease, which then expires.
 func runElected(ctx context.Context, name string, root *rest.Config, logger klog.Logger, run func(context.Context) error) error {
 	client, err := kubernetes.NewForConfig(root)
 	if err != nil {
@@ -125,8 +164,11 @@ func runElected(ctx context.Context, name string, root *rest.Config, logger klog
 		Client:     client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
 	}
-	runErr := make(chan error, 1)
-	lost := make(chan struct{})
+	electionCtx, stopElection := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopElection()
+	var mu sync.Mutex
+	leading := false
+	ran := make(chan error, 1)
 	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            lock,
 		LeaseDuration:   15 * time.Second,
@@ -135,28 +177,78 @@ func runElected(ctx context.Context, name string, root *rest.Config, logger klog
 		ReleaseOnCancel: true,
 		Name:            name,
 		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) {
+			OnStartedLeading: func(leaseCtx context.Context) {
+				mu.Lock()
+				if ctx.Err() != nil {
+					mu.Unlock()
+					stopElection()
+					return
+				}
+				leading = true
+				mu.Unlock()
 				logger.Info("Became the leader", "identity", identity)
-				runErr <- run(ctx)
+				runCtx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				stop := context.AfterFunc(leaseCtx, cancel)
+				defer stop()
+				err := run(runCtx)
+				if err == nil && ctx.Err() == nil {
+					err = errLostLease
+				}
+				ran <- err
 			},
-			OnStoppedLeading: func() { close(lost) },
+			// Losing the lease cancels leaseCtx, which stops run.
+			OnStoppedLeading: func() {},
 		},
 	})
 	if err != nil {
 		return fmt.Errorf("leader election: %w", err)
 	}
-	logger.Info("Waiting to become the leader", "identity", identity, "lease", "kube-system/kubestellar-"+name)
-	elector.Run(ctx)
-	<-lost
-	if ctx.Err() != nil {
-		return nil
-	}
-	select {
-	case err := <-runErr:
-		if err != nil {
-			return err
+	// Until this process leads, the end of ctx ends the election; once it leads, the end
+	// of run does.
+	stopWaiting := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !leading {
+			stopElection()
 		}
-	default:
+	})
+	defer stopWaiting()
+	elected := make(chan struct{})
+	go func() {
+		defer close(elected)
+		elector.Run(electionCtx)
+	}()
+	logger.Info("Waiting to become the leader", "identity", identity, "lease", "kube-system/kubestellar-"+name)
+
+	var runErr error
+	select {
+	case runErr = <-ran:
+	case <-elected:
+		mu.Lock()
+		led := leading
+		mu.Unlock()
+		if !led {
+			return nil
+		}
+		// The lease could not be renewed; run is being stopped.
+		runErr = <-ran
 	}
-	return errors.New("lost the leader election lease")
+	if errors.Is(runErr, ErrShutdownTimeout) {
+		return runErr
+	}
+	stopElection()
+	// Releasing takes two requests to the root space; one that does not answer leaves the
+	// lease to expire.
+	timer := time.NewTimer(releaseTimeout)
+	defer timer.Stop()
+	select {
+	case <-elected:
+	case <-timer.C:
+		logger.Info("Could not release the lease in time; it expires instead", "waited", releaseTimeout)
+	}
+	if runErr != nil {
+		logger.Info("Stopped leading", "identity", identity, "reason", runErr.Error())
+	}
+	return runErr
 }

@@ -5,6 +5,7 @@ package process
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Spec describes a child process.
@@ -34,7 +37,15 @@ type Process struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
-	once sync.Once
+
+	// mu orders signals before reaping: the waiter marks the process exited, under mu, before
+	// it reaps it, and signals are sent under mu only while it has not exited. Until it is
+	// reaped the (zombie) process keeps its pid, so a signal never reaches a process that
+	// was given the same pid later.
+	mu     sync.Mutex
+	exited bool
+	// kill sends signals; syscall.Kill except in tests.
+	kill func(pid int, sig syscall.Signal) error
 }
 
 // Start starts the process. It is sent SIGKILL by the kernel if this process dies first, so
@@ -56,13 +67,29 @@ func Start(spec Spec) (*Process, error) {
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s (%s): %w", spec.Name, spec.Path, err)
 	}
-	p := &Process{spec: spec, cmd: cmd, done: make(chan struct{})}
+	p := &Process{spec: spec, cmd: cmd, done: make(chan struct{}), kill: syscall.Kill}
 	go func() {
+		waitExited(cmd.Process.Pid)
+		p.mu.Lock()
+		p.exited = true
+		p.mu.Unlock()
 		p.err = cmd.Wait()
 		logFile.Close()
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// waitExited blocks until the process has exited, leaving it to be reaped.
+func waitExited(pid int) {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, unix.EINTR) {
+			// Any other error (there is no such child) means there is nothing left to wait for.
+			return
+		}
+	}
 }
 
 // Pid is the process ID.
@@ -87,19 +114,44 @@ func (p *Process) Exited() (bool, error) {
 	}
 }
 
-// Stop sends SIGTERM, waits up to grace for the process to exit, then kills it. Stopping a
-// process that has already exited does nothing.
+// Signal sends sig to the process alone (not to its group), unless it has exited; it reports
+// whether the signal was sent.
+func (p *Process) Signal(sig syscall.Signal) bool {
+	return p.signal(p.cmd.Process.Pid, sig)
+}
+
+// signalGroup sends sig to the process's group, unless the process has exited.
+func (p *Process) signalGroup(sig syscall.Signal) bool {
+	return p.signal(-p.cmd.Process.Pid, sig)
+}
+
+func (p *Process) signal(pid int, sig syscall.Signal) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.exited {
+		return false
+	}
+	_ = p.kill(pid, sig)
+	return true
+}
+
+// Stop sends SIGTERM to the process's group (some binaries start helpers of their own),
+// waits up to grace for the process to exit, then kills the group, and returns once the
+// process has exited. It is safe to call concurrently, and after the process has exited,
+// when it signals nothing.
 func (p *Process) Stop(grace time.Duration) {
-	p.once.Do(func() {
-		// Signal the whole process group: some binaries start helpers of their own.
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(grace):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-		}
-	})
+	if !p.signalGroup(syscall.SIGTERM) {
+		<-p.done
+		return
+	}
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-p.done:
+	case <-timer.C:
+		p.signalGroup(syscall.SIGKILL)
+		<-p.done
+	}
 }
 
 // Wait waits for the process to exit or for ctx to end.

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
 	"github.com/kubestellar/kubestellar/pkg/kubeapiserver"
 	"github.com/kubestellar/kubestellar/pkg/mailbox"
+	"github.com/kubestellar/kubestellar/pkg/process"
 	"github.com/kubestellar/kubestellar/test/framework"
 )
 
@@ -73,7 +73,7 @@ func BenchmarkControllers(b *testing.B) {
 	})
 	mailboxTime := time.Since(start)
 	time.Sleep(5 * time.Second)
-	mailboxRSS := framework.RSSKiB(mailboxes.Process.Pid)
+	mailboxRSS := framework.RSSKiB(mailboxes.Pid())
 
 	// Placements: each selects one region, so 100 Locations and 100 destinations apiece.
 	parallel(b, placements, 8, func(i int) error {
@@ -115,7 +115,7 @@ func BenchmarkControllers(b *testing.B) {
 	})
 	resolveTime := time.Since(start)
 	time.Sleep(5 * time.Second)
-	resolverRSS := framework.RSSKiB(resolver.Process.Pid)
+	resolverRSS := framework.RSSKiB(resolver.Pid())
 
 	table(os.Stdout, "Controllers at size (each its own process; timed from process start to the right end state)",
 		[]string{"what", "time", "baseline", "ratio", "controller RSS"},
@@ -162,7 +162,7 @@ func parallel(b *testing.B, n, workers int, fn func(i int) error) {
 }
 
 type controllerProcess struct {
-	*exec.Cmd
+	*process.Process
 	metricsURL string
 }
 
@@ -171,18 +171,9 @@ func startProcess(b *testing.B, path string, srv *framework.SpaceServer) *contro
 	port, err := kubeapiserver.FreePort("127.0.0.1")
 	require.NoError(b, err)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(path, "--root-kubeconfig", srv.Kubeconfig, "--base-kubeconfig", srv.Kubeconfig,
+	p := framework.StartCommand(b, path, "--root-kubeconfig", srv.Kubeconfig, "--base-kubeconfig", srv.Kubeconfig,
 		"--server-bind-address", addr, "--qps", "200", "--burst", "400")
-	logFile, err := os.Create(filepath.Join(b.TempDir(), filepath.Base(path)+".log"))
-	require.NoError(b, err)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	require.NoError(b, cmd.Start())
-	b.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logFile.Close()
-	})
-	return &controllerProcess{Cmd: cmd, metricsURL: "http://" + addr + "/metrics"}
+	return &controllerProcess{Process: p, metricsURL: "http://" + addr + "/metrics"}
 }
 
 // reconciles reads controller_runtime_reconcile_total for a controller and result.

@@ -104,6 +104,14 @@ func StartAPIServer(t testing.TB) *APIServer {
 // client URL.
 func StartEtcd(t testing.TB, dir string) string {
 	t.Helper()
+	url, _ := StartEtcdProcess(t, dir)
+	return url
+}
+
+// StartEtcdProcess is StartEtcd that also returns the etcd process, for tests that stop or
+// kill it.
+func StartEtcdProcess(t testing.TB, dir string) (string, *process.Process) {
+	t.Helper()
 	bin := Binary(t, "etcd")
 	logFile := filepath.Join(dir, "etcd.log")
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -141,12 +149,12 @@ func StartEtcd(t testing.TB, dir string) string {
 		})
 		if lastErr == nil {
 			t.Cleanup(func() { proc.Stop(10 * time.Second) })
-			return clientURL
+			return clientURL, proc
 		}
 		proc.Stop(5 * time.Second)
 	}
 	t.Fatalf("starting etcd: %v\n%s", lastErr, logTail(logFile, 20))
-	return ""
+	return "", nil
 }
 
 // InstallCRDs installs KubeStellar's CRDs of the given API groups (all when none are given).

@@ -8,7 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/kubestellar/kubestellar/pkg/process"
 )
 
 var (
@@ -52,14 +56,45 @@ type Result struct {
 	Err            error
 }
 
-// Run runs a program and returns its output; it does not fail the test.
+// Run runs a program and returns its output; it does not fail the test. When ctx ends, the
+// program and whatever it started in its process group are killed; so are they if the test
+// process dies.
 func Run(ctx context.Context, dir, program string, args ...string) Result {
 	cmd := exec.CommandContext(ctx, program, args...)
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	dieWithTest(cmd)
 	err := cmd.Run()
 	return Result{Stdout: stdout.String(), Stderr: stderr.String(), Err: err}
+}
+
+// dieWithTest puts cmd in a process group of its own, killed as a whole when cmd's context
+// ends, and makes the kernel kill cmd if the test process dies first.
+func dieWithTest(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// Output pipes held open by a helper the program left behind must not block Wait.
+	cmd.WaitDelay = 10 * time.Second
+}
+
+// StartCommand starts a program in the background as a real process, with its output in a
+// log file (shown when the test fails). It is stopped when the test ends (SIGTERM to its
+// process group, SIGKILL after 10 s), and killed by the kernel if the test process dies
+// first.
+func StartCommand(t testing.TB, program string, args ...string) *process.Process {
+	t.Helper()
+	name := filepath.Base(program)
+	logFile := filepath.Join(t.TempDir(), name+".log")
+	p, err := process.Start(process.Spec{Name: name, Path: program, Args: args, LogFile: logFile})
+	must(t, err)
+	t.Cleanup(func() {
+		p.Stop(10 * time.Second)
+		if t.Failed() {
+			t.Logf("%s log (last lines):\n%s", name, logTail(logFile, 40))
+		}
+	})
+	return p
 }
 
 // Kubectl runs the test kubectl with the given kubeconfig and fails the test when it fails.
@@ -75,7 +110,9 @@ func Kubectl(t testing.TB, kubeconfigPath string, args ...string) string {
 // KubectlCommand returns an unstarted kubectl command, for long-running uses such as watches.
 func KubectlCommand(ctx context.Context, t testing.TB, kubeconfigPath string, args ...string) *exec.Cmd {
 	t.Helper()
-	return exec.CommandContext(ctx, Binary(t, "kubectl"), append([]string{"--kubeconfig", kubeconfigPath}, args...)...)
+	cmd := exec.CommandContext(ctx, Binary(t, "kubectl"), append([]string{"--kubeconfig", kubeconfigPath}, args...)...)
+	dieWithTest(cmd)
+	return cmd
 }
 
 // WriteFile writes content to a new file in the test's temporary directory.

@@ -1,10 +1,15 @@
 package framework
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // Process is a running process found by its command line.
@@ -62,4 +67,60 @@ func (s *SpaceServer) SpaceProcess(spaceID, program string) (Process, bool) {
 		}
 	}
 	return Process{}, false
+}
+
+// Main runs a package's tests (call it from TestMain) and then makes sure that no process a
+// test started, directly or through a program that let it run on in the background, outlives
+// them: the test process adopts orphaned descendants (it is their subreaper), and any
+// descendant still running at the end is listed, killed, and fails the run.
+func Main(m *testing.M) {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "framework: cannot adopt orphaned test processes: %v\n", err)
+	}
+	code := m.Run()
+	if left := children(); len(left) > 0 {
+		fmt.Fprintln(os.Stderr, "FAIL: processes started by the tests are still running; killing them:")
+		for _, p := range left {
+			fmt.Fprintf(os.Stderr, "  pid %d: %s\n", p.PID, strings.Join(p.Args, " "))
+			_ = syscall.Kill(p.PID, syscall.SIGKILL)
+		}
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// children lists this process's living (not zombie) child processes.
+func children() []Process {
+	var out []Process
+	self := os.Getpid()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		ppid, state, ok := parentAndState(pid)
+		if !ok || ppid != self || state == "Z" || state == "X" {
+			continue
+		}
+		raw, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		out = append(out, Process{PID: pid, Args: strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")})
+	}
+	return out
+}
+
+// parentAndState reads a process's parent pid and state letter from /proc.
+func parentAndState(pid int) (int, string, bool) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, "", false
+	}
+	// The command name, in parentheses, may hold spaces; the fields after it do not.
+	_, rest, ok := strings.Cut(string(data), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 2 {
+		return 0, "", false
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	return ppid, fields[0], err == nil
 }

@@ -4,18 +4,20 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	spacev1alpha1 "github.com/kubestellar/kubestellar/pkg/apis/space/v1alpha1"
@@ -39,26 +41,53 @@ type spaceReconciler struct {
 // setupSpaceController registers the reconciler with mgr; events on changes of the runners'
 // states come through the returned function.
 func setupSpaceController(mgr ctrl.Manager, r *spaceReconciler) (func(path string), error) {
-	events := make(chan event.GenericEvent)
-	notify := func(path string) {
-		name, ok := spaces.ChildName(path)
-		if !ok {
-			return
-		}
-		// Never block a runner on the controller.
-		go func() {
-			events <- event.GenericEvent{Object: &spacev1alpha1.Space{ObjectMeta: metav1.ObjectMeta{Name: name}}}
-		}()
-	}
+	events := &spaceEvents{pending: map[string]bool{}}
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("space").
 		For(&spacev1alpha1.Space{}).
-		WatchesRawSource(source.Channel(events, &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(source.Func(events.start)).
 		// One process may run a server more than once (a restart in tests), each with a
 		// controller of this name.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4, SkipNameValidation: ptr.To(true)}).
 		Complete(r)
-	return notify, err
+	return events.notify, err
+}
+
+// spaceEvents puts the Spaces whose runners changed state into the controller's queue. It
+// never blocks a runner and holds nothing but one entry per Space: a change before the
+// controller has started waits for it, and one after it has stopped is dropped.
+type spaceEvents struct {
+	mu      sync.Mutex
+	queue   workqueue.TypedRateLimitingInterface[reconcile.Request]
+	pending map[string]bool
+}
+
+// start is the controller's source: it receives the controller's queue.
+func (e *spaceEvents) start(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.queue = q
+	for name := range e.pending {
+		q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: name}})
+	}
+	e.pending = nil
+	return nil
+}
+
+// notify says that the state of the space at path changed.
+func (e *spaceEvents) notify(path string) {
+	name, ok := spaces.ChildName(path)
+	if !ok {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.queue == nil {
+		e.pending[name] = true
+		return
+	}
+	// The queue coalesces repeated requests, and drops them once shut down.
+	e.queue.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: name}})
 }
 
 // Reconcile implements reconcile.Reconciler.

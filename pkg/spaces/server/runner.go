@@ -31,6 +31,10 @@ var controllers = []string{
 	"clusterrole-aggregation-controller",
 }
 
+// stopGrace is how long a space's processes are given to exit on SIGTERM before they are
+// killed; a healthy kube-apiserver needs about a second.
+const stopGrace = 3 * time.Second
+
 // binaries are the upstream programs a space runs.
 type binaries struct {
 	KubeAPIServer, KubeControllerManager string
@@ -174,7 +178,17 @@ func (r *runner) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer apiserver.Stop(15 * time.Second)
+	var kcm *process.Process
+	defer func() {
+		// Both are stopped at once: a kube-apiserver whose etcd is gone does not finish its
+		// graceful shutdown, and the server's own shutdown must not wait long for it.
+		var wg sync.WaitGroup
+		wg.Go(func() { apiserver.Stop(stopGrace) })
+		if kcm != nil {
+			wg.Go(func() { kcm.Stop(stopGrace) })
+		}
+		wg.Wait()
+	}()
 
 	kcmConfig := filepath.Join(dir, "kube-controller-manager.kubeconfig")
 	cfg := kubeconfig.ForServer("space", apiserver.URL, ControllerManagerUser, kubeconfig.Credentials{
@@ -183,7 +197,7 @@ func (r *runner) runOnce(ctx context.Context) error {
 	if err := clientcmd.WriteToFile(*cfg, kcmConfig); err != nil {
 		return fmt.Errorf("writing controller manager kubeconfig: %w", err)
 	}
-	kcm, err := process.Start(process.Spec{
+	kcm, err = process.Start(process.Spec{
 		Name: "kube-controller-manager " + r.path,
 		Path: r.env.bin.KubeControllerManager,
 		Args: []string{
@@ -201,7 +215,6 @@ func (r *runner) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer kcm.Stop(15 * time.Second)
 
 	r.setState(runnerState{Ready: true, BackendURL: apiserver.URL, Message: "serving"})
 	select {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -134,9 +135,16 @@ func Run(ctx context.Context, o *Options) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.ServeTLS(listener, "", "") }()
 	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// The spaces stop while the proxy does, not after: watches streaming through the
+		// proxy last until their clients end them, so they are cut off rather than waited for.
+		var wg sync.WaitGroup
+		wg.Go(set.stopAll)
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			_ = srv.Close()
+		}
+		wg.Wait()
 	}()
 
 	// Clients of this process go through the front proxy, whose address does not change

@@ -1,0 +1,14 @@
+package server
+
+import (
+	"context"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+// SetupSpaceControllerForTest registers with mgr the space controller of a server that runs
+// no spaces, and returns its notify function.
+func SetupSpaceControllerForTest(mgr ctrl.Manager) (func(path string), error) {
+	r := &spaceReconciler{client: mgr.GetClient(), set: newSpaceSet(context.Background(), &runnerEnv{}), baseURL: "https://127.0.0.1:1"}
+	return setupSpaceController(mgr, r)
+}
