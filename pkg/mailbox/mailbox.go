@@ -112,12 +112,17 @@ func (r *reconciler) Reconcile(ctx context.Context, req multicluster.Request) (r
 	spacePath := ""
 	space, ok := r.mgr.Cluster(req.Cluster)
 	if ok {
-		// A space that cannot be read yet must not look empty: its mailboxes would go.
+		// A space that cannot be read yet must not look empty: its mailboxes would go. Nor
+		// must one that does not serve SyncTargets now (its CRD may be coming back, its
+		// SyncTargets still stored): a mailbox goes only when its SyncTarget is seen gone, or
+		// its space is.
 		served, err := space.Serves(&edgev2alpha1.SyncTarget{})
 		if err != nil {
 			return reconcile.Result{}, err
 		}
-		ok = served
+		if !served {
+			return reconcile.Result{}, nil
+		}
 	}
 	if ok {
 		spacePath = space.Path
@@ -132,7 +137,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req multicluster.Request) (r
 			return reconcile.Result{}, err
 		}
 	}
-	// Otherwise the space is gone, or has no SyncTargets at all.
+	// Otherwise the space is gone.
 
 	list := &corev1.NamespaceList{}
 	if err := espw.GetClient().List(ctx, list, client.MatchingFields{indexSyncTarget: syncTargetKey(req.Cluster, req.Name)}); err != nil {

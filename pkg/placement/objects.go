@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,6 +21,7 @@ import (
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
 	"github.com/kubestellar/kubestellar/pkg/mailbox"
 	"github.com/kubestellar/kubestellar/pkg/multicluster"
+	"github.com/kubestellar/kubestellar/pkg/where"
 )
 
 // writeConcurrency bounds the wrapper writes one reconcile makes at once (an object may go to
@@ -31,6 +34,9 @@ type selection struct {
 	wrappers map[string]*edgev2alpha1.WrappedObject
 	// kept are mailboxes whose wrapper must stay as it is (its update failed to customize).
 	kept map[string]bool
+	// partial says that some destinations could not be told (a placement's slice is missing,
+	// or the space does not serve placements now): no wrapper is taken away.
+	partial bool
 	// singleton is whether a selecting placement wants singleton reported state.
 	singleton bool
 	// problems are, per placement, what went wrong.
@@ -66,6 +72,9 @@ func (t *Translator) reconcileObject(ctx context.Context, req multicluster.Reque
 				return reconcile.Result{}, err
 			}
 		}
+		// A space that does not serve placements now may serve them again (its CRDs are coming
+		// back): what it had delivered stays until seen gone.
+		sel.partial = !served
 		if served {
 			if obj, err = t.getObject(ctx, space, ref); err != nil {
 				return reconcile.Result{}, err
@@ -81,6 +90,13 @@ func (t *Translator) reconcileObject(ctx context.Context, req multicluster.Reque
 	existing := &edgev2alpha1.WrappedObjectList{}
 	if err := espw.GetClient().List(ctx, existing, client.MatchingFields{indexSource: ref.String()}); err != nil {
 		return reconcile.Result{}, err
+	}
+	if sel.partial {
+		for i := range existing.Items {
+			if _, wanted := sel.wrappers[existing.Items[i].Namespace]; !wanted {
+				sel.kept[existing.Items[i].Namespace] = true
+			}
+		}
 	}
 	if err := t.writeWrappers(ctx, espw, sel, existing.Items); err != nil {
 		return reconcile.Result{}, err
@@ -103,8 +119,9 @@ func (t *Translator) reconcileObject(ctx context.Context, req multicluster.Reque
 	return reconcile.Result{}, nil
 }
 
-// getObject reads a workload object from the space's cache, or nil when it is gone or its
-// kind is not watched (no placement selects that kind).
+// getObject reads a workload object from the space's cache (the informer of its watched kind,
+// never the API server), or nil when it is gone or its kind is not watched (no placement
+// selects that kind).
 func (t *Translator) getObject(ctx context.Context, space *multicluster.Cluster, ref wrapper.ObjectRef) (*unstructured.Unstructured, error) {
 	k, ok := t.watchedKind(ref.Space, ref.GroupResource)
 	if !ok {
@@ -112,7 +129,7 @@ func (t *Translator) getObject(ctx context.Context, space *multicluster.Cluster,
 	}
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(k.gvk)
-	if err := space.GetClient().Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, obj); err != nil {
+	if err := space.GetCache().Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
@@ -157,7 +174,11 @@ func (t *Translator) selectObject(ctx context.Context, space *multicluster.Clust
 		slice := &edgev2alpha1.SinglePlacementSlice{}
 		if err := space.GetClient().Get(ctx, types.NamespacedName{Name: ep.Name}, slice); err != nil {
 			if apierrors.IsNotFound(err) {
-				continue // not resolved yet
+				// Not resolved yet, or its slice is being made again: where it goes is not
+				// known, so nothing is taken away meanwhile (the slice's arrival brings the
+				// object back here). One whose selectors could never be resolved goes nowhere.
+				sel.partial = sel.partial || !neverResolved(ep)
+				continue
 			}
 			return nil, err
 		}
@@ -182,6 +203,13 @@ func (t *Translator) selectObject(ctx context.Context, space *multicluster.Clust
 	return sel, nil
 }
 
+// neverResolved reports whether the where-resolver found the placement's location selectors
+// invalid (it makes no slice for such a placement until they are fixed).
+func neverResolved(ep *edgev2alpha1.EdgePlacement) bool {
+	cond := meta.FindStatusCondition(ep.Status.Conditions, where.ConditionResolved)
+	return cond != nil && cond.Status == metav1.ConditionFalse && cond.Reason == where.ReasonInvalidSelector && cond.ObservedGeneration == ep.Generation
+}
+
 // candidate is obj with what the downsync tests look at.
 func (t *Translator) candidate(ctx context.Context, space *multicluster.Cluster, ref wrapper.ObjectRef, obj *unstructured.Unstructured) (Candidate, error) {
 	c := Candidate{GR: ref.GroupResource, Object: obj, Namespaced: ref.Namespace != ""}
@@ -198,7 +226,8 @@ func (t *Translator) candidate(ctx context.Context, space *multicluster.Cluster,
 	return c, nil
 }
 
-// selectsSomethingIn reports whether ep selects any watched object in namespace ns.
+// selectsSomethingIn reports whether ep selects any watched object in namespace ns, read from
+// the informers of the watched kinds.
 func (t *Translator) selectsSomethingIn(ctx context.Context, space *multicluster.Cluster, ep *edgev2alpha1.EdgePlacement, ns string, nsLabels map[string]string) (bool, error) {
 	for gr, k := range t.watchedKinds(space.Name) {
 		if !k.namespaced || !TestsCouldSelect(ep.Spec.Downsync, gr) {
@@ -206,7 +235,7 @@ func (t *Translator) selectsSomethingIn(ctx context.Context, space *multicluster
 		}
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List"))
-		if err := space.GetClient().List(ctx, list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
+		if err := space.GetCache().List(ctx, list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 			return false, err
 		}
 		for i := range list.Items {

@@ -69,8 +69,12 @@ func findCondition(ep *edgev2alpha1.EdgePlacement, t string) *metav1.Condition {
 }
 
 // syncWatches watches, in the space, every resource that some placement there could select,
-// and stops watching the others.
+// and stops watching the others. It runs once at a time per space, so that a look at fewer
+// placements never undoes a later look at more.
 func (t *Translator) syncWatches(ctx context.Context, space *multicluster.Cluster) error {
+	lock := t.syncLock(space.Name)
+	lock.Lock()
+	defer lock.Unlock()
 	placements := &edgev2alpha1.EdgePlacementList{}
 	if err := space.GetClient().List(ctx, placements); err != nil {
 		return err
@@ -79,11 +83,17 @@ func (t *Translator) syncWatches(ctx context.Context, space *multicluster.Cluste
 	if err != nil {
 		return err
 	}
-	// The resources a space serves change with its CRDs; those are few, so ask afresh.
-	disc.Invalidate()
+	// Discovery is cached; CRD events in the space invalidate it (see crdChanged).
 	lists, err := discovery.ServerPreferredResources(disc)
-	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
-		return fmt.Errorf("discovering the resources of %s: %w", space.Path, err)
+	failed := map[schema.GroupVersion]error{}
+	if err != nil {
+		groups, ok := discovery.GroupDiscoveryFailedErrorGroups(err)
+		if !ok {
+			return fmt.Errorf("discovering the resources of %s: %w", space.Path, err)
+		}
+		failed = groups
+		// Ask afresh next time rather than keep the failure.
+		disc.Invalidate()
 	}
 	needed := map[schema.GroupResource]kind{}
 	for _, list := range lists {
@@ -108,6 +118,14 @@ func (t *Translator) syncWatches(ctx context.Context, space *multicluster.Cluste
 	t.mu.Lock()
 	current := t.kinds[space.Name]
 	t.mu.Unlock()
+	// A group whose discovery failed is not known to be gone: its watches stay.
+	for gr, k := range current {
+		if _, ok := failed[k.gvk.GroupVersion()]; ok {
+			if _, found := needed[gr]; !found {
+				needed[gr] = k
+			}
+		}
+	}
 	for gr, k := range needed {
 		if old, ok := current[gr]; ok && old == k {
 			continue
@@ -126,6 +144,9 @@ func (t *Translator) syncWatches(ctx context.Context, space *multicluster.Cluste
 	t.mu.Lock()
 	t.kinds[space.Name] = needed
 	t.mu.Unlock()
+	if len(failed) > 0 {
+		return fmt.Errorf("discovering the resources of %s: %w", space.Path, err)
+	}
 	return nil
 }
 
@@ -139,12 +160,12 @@ func unstructuredOf(gvk schema.GroupVersionKind) *unstructured.Unstructured {
 }
 
 // enqueueSpaceObjects has every watched object of the space, and every object of the space
-// that has wrappers, looked at again.
+// that has wrappers, looked at again; the lists come from the informers.
 func (t *Translator) enqueueSpaceObjects(ctx context.Context, space *multicluster.Cluster) error {
 	for gr, k := range t.watchedKinds(space.Name) {
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List"))
-		if err := space.GetClient().List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		if err := space.GetCache().List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 			return fmt.Errorf("listing %s in %s: %w", gr, space.Path, err)
 		}
 		for i := range list.Items {

@@ -2,6 +2,7 @@ package placement
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -11,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -46,8 +48,21 @@ func (t *Translator) reconcileSyncerConfig(ctx context.Context, req multicluster
 	}
 	current := &edgev2alpha1.SyncerConfig{}
 	err = espw.GetClient().Get(ctx, types.NamespacedName{Namespace: box, Name: wrapper.SyncerConfigName}, current)
+	if client.IgnoreNotFound(err) != nil {
+		return reconcile.Result{}, err
+	}
+	// A space that cannot answer yet takes no upsync away: what the config asks now stays
+	// until that space has been heard, and the mailbox is looked at again with backoff. A
+	// config not written yet gets what is known meanwhile.
+	upsyncUnknown := t.upsync(ctx, box, spec)
+	if upsyncUnknown != nil && err == nil {
+		for _, u := range current.Spec.Upsync {
+			spec.Upsync = appendUnique(spec.Upsync, u)
+		}
+		sortUpsync(spec.Upsync)
+	}
 	if err == nil && equality.Semantic.DeepEqual(current.Spec, *spec) {
-		return reconcile.Result{}, nil
+		return reconcile.Result{}, upsyncError(box, upsyncUnknown)
 	}
 	apply := &edgev2alpha1.SyncerConfig{
 		TypeMeta:   metav1.TypeMeta{APIVersion: edgev2alpha1.SchemeGroupVersion.String(), Kind: "SyncerConfig"},
@@ -58,11 +73,43 @@ func (t *Translator) reconcileSyncerConfig(ctx context.Context, req multicluster
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	if err := explicitLists(content); err != nil {
+		return reconcile.Result{}, err
+	}
 	u := &unstructured.Unstructured{Object: content}
 	if err := espw.GetClient().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return reconcile.Result{}, fmt.Errorf("writing the SyncerConfig of %s: %w", box, err)
 	}
-	return reconcile.Result{}, nil
+	return reconcile.Result{}, upsyncError(box, upsyncUnknown)
+}
+
+// explicitLists sends every list of the spec, empty ones as [] rather than left out: server-side
+// apply turns a spec (or namespaceScope) left with no fields into null, which the schema
+// refuses, so a mailbox that empties would otherwise keep its last config.
+func explicitLists(content map[string]any) error {
+	for _, path := range [][]string{
+		{"spec", "namespaceScope", "namespaces"}, {"spec", "namespaceScope", "resources"},
+		{"spec", "namespacedObjects"}, {"spec", "clusterScope"}, {"spec", "upsync"},
+	} {
+		_, found, err := unstructured.NestedFieldNoCopy(content, path...)
+		if err != nil {
+			return err
+		}
+		if found {
+			continue
+		}
+		if err := unstructured.SetNestedSlice(content, []any{}, path...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func upsyncError(box string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("the upsync of %s is not complete yet: %w", box, err)
 }
 
 type grv struct {
@@ -82,7 +129,8 @@ func (t *Translator) syncerConfigSpec(ctx context.Context, box string, wrappers 
 		}
 		obj, err := wrapper.Unwrap(w)
 		if err != nil {
-			continue
+			// Leaving it out would tell the syncer to drop what it carries.
+			return nil, fmt.Errorf("wrapper %s/%s: %w", w.Namespace, w.Name, err)
 		}
 		key := grv{GroupResource: ref.GroupResource, version: obj.GroupVersionKind().Version}
 		if ref.Namespace == "" {
@@ -116,14 +164,27 @@ func (t *Translator) syncerConfigSpec(ctx context.Context, box string, wrappers 
 			GroupResource: metav1.GroupResource{Group: key.Group, Resource: key.Resource}, APIVersion: key.version, Objects: names})
 	}
 
-	// Upsync: from every placement whose slice names this mailbox's SyncTarget.
+	return spec, nil
+}
+
+// upsync adds to spec the union of the upsync asked by every placement whose slice names the
+// mailbox's SyncTarget. It returns what kept it from hearing from every space: such a space
+// is not known to ask for nothing.
+func (t *Translator) upsync(ctx context.Context, box string, spec *edgev2alpha1.SyncerConfigSpec) error {
+	var unknown []error
 	for _, cl := range t.mgr.Clusters() {
-		if served, err := cl.Serves(&edgev2alpha1.EdgePlacement{}); err != nil || !served {
+		served, err := servesAll(cl, &edgev2alpha1.EdgePlacement{}, &edgev2alpha1.SinglePlacementSlice{})
+		if err != nil {
+			unknown = append(unknown, err)
 			continue
+		}
+		if !served {
+			continue // no placements in this space
 		}
 		slices := &edgev2alpha1.SinglePlacementSliceList{}
 		if err := cl.GetClient().List(ctx, slices, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, err
+			unknown = append(unknown, fmt.Errorf("listing slices in %s: %w", cl.Path, err))
+			continue
 		}
 		for i := range slices.Items {
 			if !reaches(&slices.Items[i], box) {
@@ -131,6 +192,10 @@ func (t *Translator) syncerConfigSpec(ctx context.Context, box string, wrappers 
 			}
 			ep := &edgev2alpha1.EdgePlacement{}
 			if err := cl.GetClient().Get(ctx, types.NamespacedName{Name: slices.Items[i].Name}, ep); err != nil {
+				if apierrors.IsNotFound(err) {
+					continue // deleted; its slice goes with it
+				}
+				unknown = append(unknown, fmt.Errorf("placement %s in %s: %w", slices.Items[i].Name, cl.Path, err))
 				continue
 			}
 			for _, u := range ep.Spec.Upsync {
@@ -138,8 +203,23 @@ func (t *Translator) syncerConfigSpec(ctx context.Context, box string, wrappers 
 			}
 		}
 	}
-	sort.Slice(spec.Upsync, func(i, j int) bool { return fmt.Sprint(spec.Upsync[i]) < fmt.Sprint(spec.Upsync[j]) })
-	return spec, nil
+	sortUpsync(spec.Upsync)
+	return errors.Join(unknown...)
+}
+
+func sortUpsync(list []edgev2alpha1.UpsyncSet) {
+	sort.Slice(list, func(i, j int) bool { return fmt.Sprint(list[i]) < fmt.Sprint(list[j]) })
+}
+
+// servesAll reports whether cl serves every one of the kinds; an error is "not known yet".
+func servesAll(cl *multicluster.Cluster, objs ...client.Object) (bool, error) {
+	for _, obj := range objs {
+		served, err := cl.Serves(obj)
+		if err != nil || !served {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 func reaches(slice *edgev2alpha1.SinglePlacementSlice, box string) bool {

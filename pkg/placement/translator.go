@@ -50,8 +50,10 @@ type Translator struct {
 	// kinds holds, per space ID, the workload resources being watched there; a space is in it
 	// once its watches have been set up.
 	kinds map[string]map[schema.GroupResource]kind
-	// discovery caches each space's API discovery.
+	// discovery caches each space's API discovery; a CRD event in the space invalidates it.
 	discovery map[string]discovery.CachedDiscoveryInterface
+	// syncing serializes syncWatches per space ID.
+	syncing map[string]*sync.Mutex
 	// problems holds, per object, per placement, what went wrong delivering it.
 	problems map[wrapper.ObjectRef]map[string]string
 }
@@ -70,6 +72,7 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 		mgr: mgr, espwPath: opts.ESPWPath,
 		kinds:     map[string]map[schema.GroupResource]kind{},
 		discovery: map[string]discovery.CachedDiscoveryInterface{},
+		syncing:   map[string]*sync.Mutex{},
 		problems:  map[wrapper.ObjectRef]map[string]string{},
 	}
 	var err error
@@ -111,7 +114,7 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 		t.placements.Watch(&edgev2alpha1.EdgePlacement{}),
 		t.placements.Watch(&edgev2alpha1.SinglePlacementSlice{}),
 		t.placements.Watch(&edgev2alpha1.Customizer{}, multicluster.MapTo(t.placementsOfSpace)),
-		t.placements.Watch(&apiextensionsv1.CustomResourceDefinition{}, notESPW, multicluster.MapTo(t.placementsOfSpace)),
+		t.placements.Watch(&apiextensionsv1.CustomResourceDefinition{}, notESPW, multicluster.MapTo(t.crdChanged)),
 		t.placements.Watch(&edgev2alpha1.Location{}, multicluster.MapTo(t.allPlacements)),
 
 		// SyncerConfigs: a mailbox's wrappers, and the placements that reach it.
@@ -153,6 +156,18 @@ func objectMapper(gr schema.GroupResource) multicluster.MapFunc {
 // placementsOfSpace maps an event in a space to every placement there.
 func (t *Translator) placementsOfSpace(ctx context.Context, cl *multicluster.Cluster, _ client.Object) []multicluster.Request {
 	return listPlacements(ctx, cl)
+}
+
+// crdChanged maps a CRD event in a space to every placement there, after invalidating the
+// space's cached discovery: the resources it serves are what CRDs change.
+func (t *Translator) crdChanged(ctx context.Context, cl *multicluster.Cluster, o client.Object) []multicluster.Request {
+	t.mu.Lock()
+	d, ok := t.discovery[cl.Name]
+	t.mu.Unlock()
+	if ok {
+		d.Invalidate()
+	}
+	return t.placementsOfSpace(ctx, cl, o)
 }
 
 // allPlacements maps an event to every placement in every space.
@@ -239,6 +254,18 @@ func (t *Translator) discoveryFor(cl *multicluster.Cluster) (discovery.CachedDis
 	cached := memory.NewMemCacheClient(d)
 	t.discovery[cl.Name] = cached
 	return cached, nil
+}
+
+// syncLock is the lock that serializes syncWatches in one space.
+func (t *Translator) syncLock(space string) *sync.Mutex {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l, ok := t.syncing[space]
+	if !ok {
+		l = &sync.Mutex{}
+		t.syncing[space] = l
+	}
+	return l
 }
 
 // setProblems records what went wrong delivering an object, per placement, and reports

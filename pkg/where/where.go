@@ -115,12 +115,20 @@ func (r *resolver) Reconcile(ctx context.Context, req multicluster.Request) (rec
 		})
 	}
 
-	destinations, locationCount, err := r.resolve(ctx, selectors)
-	if err != nil {
+	var previous *edgev2alpha1.SinglePlacementSlice
+	slice := &edgev2alpha1.SinglePlacementSlice{}
+	if err := wmw.GetClient().Get(ctx, types.NamespacedName{Name: ep.Name}, slice); err == nil {
+		previous = slice
+	} else if !apierrors.IsNotFound(err) {
 		return reconcile.Result{}, err
 	}
-	if err := r.writeSlice(ctx, wmw, ep, destinations); err != nil {
+	destinations, locationCount, unknown := r.resolve(ctx, selectors, previous)
+	if err := r.writeSlice(ctx, wmw, ep, previous, destinations); err != nil {
 		return reconcile.Result{}, err
+	}
+	if unknown != nil {
+		// What could be read is written; the rest is tried again with backoff.
+		return reconcile.Result{}, fmt.Errorf("placement %s is resolved only in part: %w", ep.Name, unknown)
 	}
 	return reconcile.Result{}, r.setStatus(ctx, wmw, ep, locationCount, metav1.Condition{
 		Type: ConditionResolved, Status: metav1.ConditionTrue, Reason: ReasonResolved,
@@ -129,63 +137,106 @@ func (r *resolver) Reconcile(ctx context.Context, req multicluster.Request) (rec
 }
 
 // resolve finds the destinations chosen by the selectors, and the number of Locations matched.
-func (r *resolver) resolve(ctx context.Context, selectors []labels.Selector) ([]edgev2alpha1.SinglePlacement, int32, error) {
+// Each space is resolved on its own. One that cannot be read (it does not answer, or whether
+// it serves the inventory kinds is not known yet) keeps the destinations the previous slice
+// had there, and is named in the error. One that does not serve those kinds keeps them too,
+// without an error (when they are served again their watches bring the placements back
+// here): only what is seen gone is taken away.
+func (r *resolver) resolve(ctx context.Context, selectors []labels.Selector, previous *edgev2alpha1.SinglePlacementSlice) ([]edgev2alpha1.SinglePlacement, int32, error) {
 	var destinations []edgev2alpha1.SinglePlacement
 	var locationCount int32
+	var unknown []error
 	for _, cl := range r.mgr.Clusters() {
-		// A space that cannot be read yet must not look empty: that would take destinations away.
 		served, err := servesAll(cl, &edgev2alpha1.Location{}, &edgev2alpha1.SyncTarget{})
-		if err != nil {
-			return nil, 0, err
+		var found []edgev2alpha1.SinglePlacement
+		var count int32
+		if err == nil && served {
+			found, count, err = resolveIn(ctx, cl, selectors)
 		}
-		if !served {
-			continue // no inventory in this space
-		}
-		// Read only: the cache's own objects are not copied.
-		locations := &edgev2alpha1.LocationList{}
-		if err := cl.GetClient().List(ctx, locations, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, 0, fmt.Errorf("listing locations in %s: %w", cl.Path, err)
-		}
-		var index *targetIndex
-		for i := range locations.Items {
-			loc := &locations.Items[i]
-			if !matchesAny(selectors, loc.Labels) {
-				continue
-			}
-			locationCount++
-			instances, err := metav1.LabelSelectorAsSelector(loc.Spec.InstanceSelector)
+		if err != nil || !served {
+			kept := destinationsIn(previous, cl.Name)
+			destinations = append(destinations, kept...)
+			locationCount += int32(len(locationsOf(kept)))
 			if err != nil {
-				continue // a Location with a broken selector names no SyncTargets
+				unknown = append(unknown, err)
 			}
-			if index == nil {
-				targets := &edgev2alpha1.SyncTargetList{}
-				if err := cl.GetClient().List(ctx, targets, client.UnsafeDisableDeepCopy); err != nil {
-					return nil, 0, fmt.Errorf("listing sync targets in %s: %w", cl.Path, err)
-				}
-				index = newTargetIndex(targets.Items)
-			}
-			for _, st := range index.matching(instances) {
-				destinations = append(destinations, edgev2alpha1.SinglePlacement{
-					Cluster: cl.Name, LocationName: loc.Name, SyncTargetName: st.Name, SyncTargetUID: st.UID,
-				})
-			}
+			continue
 		}
+		destinations = append(destinations, found...)
+		locationCount += count
 	}
 	slices.SortFunc(destinations, func(a, b edgev2alpha1.SinglePlacement) int {
 		return strings.Compare(a.Cluster+"/"+a.LocationName+"/"+a.SyncTargetName, b.Cluster+"/"+b.LocationName+"/"+b.SyncTargetName)
 	})
+	return destinations, locationCount, errors.Join(unknown...)
+}
+
+// resolveIn finds the destinations the selectors choose in one space.
+func resolveIn(ctx context.Context, cl *multicluster.Cluster, selectors []labels.Selector) ([]edgev2alpha1.SinglePlacement, int32, error) {
+	var destinations []edgev2alpha1.SinglePlacement
+	var locationCount int32
+	// Read only: the cache's own objects are not copied.
+	locations := &edgev2alpha1.LocationList{}
+	if err := cl.GetClient().List(ctx, locations, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, 0, fmt.Errorf("listing locations in %s: %w", cl.Path, err)
+	}
+	var index *targetIndex
+	for i := range locations.Items {
+		loc := &locations.Items[i]
+		if !matchesAny(selectors, loc.Labels) {
+			continue
+		}
+		locationCount++
+		instances, err := metav1.LabelSelectorAsSelector(loc.Spec.InstanceSelector)
+		if err != nil {
+			continue // a Location with a broken selector names no SyncTargets
+		}
+		if index == nil {
+			targets := &edgev2alpha1.SyncTargetList{}
+			if err := cl.GetClient().List(ctx, targets, client.UnsafeDisableDeepCopy); err != nil {
+				return nil, 0, fmt.Errorf("listing sync targets in %s: %w", cl.Path, err)
+			}
+			index = newTargetIndex(targets.Items)
+		}
+		for _, st := range index.matching(instances) {
+			destinations = append(destinations, edgev2alpha1.SinglePlacement{
+				Cluster: cl.Name, LocationName: loc.Name, SyncTargetName: st.Name, SyncTargetUID: st.UID,
+			})
+		}
+	}
 	return destinations, locationCount, nil
 }
 
-func (r *resolver) writeSlice(ctx context.Context, wmw *multicluster.Cluster, ep *edgev2alpha1.EdgePlacement, destinations []edgev2alpha1.SinglePlacement) error {
+// destinationsIn returns the destinations of the slice in the space with the given ID.
+func destinationsIn(slice *edgev2alpha1.SinglePlacementSlice, spaceID string) []edgev2alpha1.SinglePlacement {
+	if slice == nil {
+		return nil
+	}
+	var out []edgev2alpha1.SinglePlacement
+	for _, d := range slice.Destinations {
+		if d.Cluster == spaceID {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func locationsOf(destinations []edgev2alpha1.SinglePlacement) map[string]bool {
+	out := map[string]bool{}
+	for _, d := range destinations {
+		out[d.LocationName] = true
+	}
+	return out
+}
+
+// writeSlice makes the placement's slice (current, nil when there is none) hold destinations.
+func (r *resolver) writeSlice(ctx context.Context, wmw *multicluster.Cluster, ep *edgev2alpha1.EdgePlacement, current *edgev2alpha1.SinglePlacementSlice, destinations []edgev2alpha1.SinglePlacement) error {
 	owner := metav1.OwnerReference{
 		APIVersion: edgev2alpha1.SchemeGroupVersion.String(), Kind: "EdgePlacement",
 		Name: ep.Name, UID: ep.UID, Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
 	}
-	slice := &edgev2alpha1.SinglePlacementSlice{}
-	err := wmw.GetClient().Get(ctx, types.NamespacedName{Name: ep.Name}, slice)
-	if apierrors.IsNotFound(err) {
-		slice = &edgev2alpha1.SinglePlacementSlice{
+	if current == nil {
+		slice := &edgev2alpha1.SinglePlacementSlice{
 			ObjectMeta:   metav1.ObjectMeta{Name: ep.Name, OwnerReferences: []metav1.OwnerReference{owner}},
 			Destinations: destinations,
 		}
@@ -194,14 +245,12 @@ func (r *resolver) writeSlice(ctx context.Context, wmw *multicluster.Cluster, ep
 		}
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	if equality.Semantic.DeepEqual(slice.Destinations, destinations) && slices.ContainsFunc(slice.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == ep.UID }) {
+	if equality.Semantic.DeepEqual(current.Destinations, destinations) && slices.ContainsFunc(current.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == ep.UID }) {
 		return nil
 	}
 	// A merge patch of what is computed here, not an update: no conflicts with a stale cache.
-	before := slice.DeepCopy()
+	before := current.DeepCopy()
+	slice := current.DeepCopy()
 	slice.Destinations = destinations
 	slice.OwnerReferences = []metav1.OwnerReference{owner}
 	if err := wmw.GetClient().Patch(ctx, slice, client.MergeFrom(before)); err != nil {

@@ -3,13 +3,15 @@ package controllers
 import (
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -122,20 +124,10 @@ func TestMailboxController(t *testing.T) {
 
 	t.Run("a space that cannot answer keeps its mailboxes", func(t *testing.T) {
 		before := mailboxes()
-		apiserver, ok := srv.SpaceProcess(imw1.Status.Cluster, "kube-apiserver")
-		require.True(t, ok)
 		// The controller restarts while imw1's API server is frozen: it cannot tell whether
 		// imw1 has SyncTargets, and must not take that for "none".
 		controller.Stop()
-		require.NoError(t, syscall.Kill(apiserver.PID, syscall.SIGSTOP))
-		thawed := false
-		thaw := func() {
-			if !thawed {
-				require.NoError(t, syscall.Kill(apiserver.PID, syscall.SIGCONT))
-				thawed = true
-			}
-		}
-		defer thaw()
+		thaw := freeze(t, srv, imw1.Status.Cluster)
 		controller.Start()
 		framework.Consistently(t, 20*time.Second, "every mailbox stays", func() bool {
 			after := mailboxes()
@@ -151,6 +143,42 @@ func TestMailboxController(t *testing.T) {
 		want[imw1.Status.Cluster+"-mb-"+string(euro.UID)] = "euro"
 		framework.Eventually(t, 2*time.Minute, "imw1 is handled again", func() bool {
 			_, ok := mailboxes()[imw1.Status.Cluster+"-mb-"+string(euro.UID)]
+			return ok
+		})
+	})
+
+	t.Run("a kind that is not served for a moment keeps the mailboxes", func(t *testing.T) {
+		before := mailboxes()
+		// While imw1 serves no SyncTargets (their objects are still stored), the controller
+		// restarts: "not served" is not "none there".
+		serve := func(served bool) {
+			crd := &apiextensionsv1.CustomResourceDefinition{}
+			require.NoError(t, in1.Get(ctx, client.ObjectKey{Name: "synctargets.edge.kubestellar.io"}, crd))
+			crd.Spec.Versions[0].Served = served
+			require.NoError(t, in1.Update(ctx, crd))
+		}
+		controller.Stop()
+		serve(false)
+		framework.Eventually(t, time.Minute, "imw1 does not serve SyncTargets", func() bool {
+			// A new client, with a new view of discovery.
+			err := srv.Client("root:imw1").List(ctx, &edgev2alpha1.SyncTargetList{})
+			return meta.IsNoMatchError(err) || apierrors.IsNotFound(err)
+		})
+		controller.Start()
+		framework.Consistently(t, 15*time.Second, "every mailbox stays", func() bool {
+			after := mailboxes()
+			for name, ns := range before {
+				if after[name].UID != ns.UID {
+					return false
+				}
+			}
+			return len(after) == len(before)
+		})
+		serve(true)
+		peso := createST(in1, "peso")
+		want[imw1.Status.Cluster+"-mb-"+string(peso.UID)] = "peso"
+		framework.Eventually(t, 2*time.Minute, "imw1 is handled again", func() bool {
+			_, ok := mailboxes()[imw1.Status.Cluster+"-mb-"+string(peso.UID)]
 			return ok
 		})
 	})

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +69,7 @@ func TestPlacementTranslator(t *testing.T) {
 	}))
 
 	framework.StartController(t, srv, "mailbox-controller", framework.SetupFunc(mailbox.Setup, mailbox.Options{ESPWPath: "root:espw", Concurrency: 4}))
-	framework.StartController(t, srv, "kubestellar-where-resolver", framework.SetupFunc(where.Setup, where.Options{Concurrency: 4}))
+	resolver := framework.StartController(t, srv, "kubestellar-where-resolver", framework.SetupFunc(where.Setup, where.Options{Concurrency: 4}))
 	translator := framework.StartController(t, srv, "placement-translator", framework.SetupFunc(placement.Setup, placement.Options{ESPWPath: "root:espw", Concurrency: 4}))
 
 	florinBox := mailbox.Name(imw1.Status.Cluster, florin.UID)
@@ -146,6 +147,48 @@ func TestPlacementTranslator(t *testing.T) {
 		assert.Empty(t, cfg.Spec.Upsync, "no placement reaching florin asks for upsync")
 	})
 
+	t.Run("a mailbox with no wrappers gets a valid SyncerConfig", func(t *testing.T) {
+		// No placement selects this Location: its mailbox holds nothing.
+		dollar := framework.EnsureLocation(t, imw, "dollar", map[string]string{"env": "test"})
+		box := mailbox.Name(imw1.Status.Cluster, dollar.UID)
+		cfg := &edgev2alpha1.SyncerConfig{}
+		framework.Eventually(t, time.Minute, "the empty mailbox has its SyncerConfig", func() bool {
+			return espw.Get(ctx, client.ObjectKey{Namespace: box, Name: wrapper.SyncerConfigName}, cfg) == nil
+		})
+		assert.Empty(t, cfg.Spec.NamespaceScope.Namespaces)
+		assert.Empty(t, cfg.Spec.NamespacedObjects)
+		assert.Empty(t, cfg.Spec.ClusterScope)
+		assert.Empty(t, cfg.Spec.Upsync)
+		assert.NotContains(t, translator.Log(), "is invalid", "no SyncerConfig write is refused")
+	})
+
+	t.Run("placement reconciles read from caches", func(t *testing.T) {
+		// Requests the workload space's API server gets: LISTs of the watched workload kinds,
+		// and discovery.
+		lists := func(labels map[string]string) bool {
+			return labels["verb"] == "LIST" && (labels["resource"] == "deployments" || labels["resource"] == "configmaps" || labels["resource"] == "namespaces")
+		}
+		discovery := func(labels map[string]string) bool {
+			return labels["verb"] == "GET" && labels["resource"] == "" && (labels["subresource"] == "api" || labels["subresource"] == "apis")
+		}
+		const controller, n = "placement-translator-placements", 20
+		reconciled, listed, discovered := reconciles(t, controller), apiserverRequests(t, srv, "root:wmw1", lists), apiserverRequests(t, srv, "root:wmw1", discovery)
+		for i := range n {
+			before := reconciles(t, controller)
+			ep := &edgev2alpha1.EdgePlacement{}
+			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Name: "edge-placement-c"}, ep))
+			ep.Annotations = map[string]string{"test.kubestellar.io/touched": strconv.Itoa(i)}
+			require.NoError(t, wmw.Update(ctx, ep))
+			framework.Eventually(t, 30*time.Second, "the placement is reconciled", func() bool { return reconciles(t, controller) > before })
+		}
+		reconciled = reconciles(t, controller) - reconciled
+		listed = apiserverRequests(t, srv, "root:wmw1", lists) - listed
+		discovered = apiserverRequests(t, srv, "root:wmw1", discovery) - discovered
+		t.Logf("%v placement reconciles: %v LISTs of workload kinds, %v discovery requests (the space's own controller manager makes some too)", reconciled, listed, discovered)
+		assert.Zero(t, listed, "no reconcile lists live")
+		assert.Less(t, discovered, float64(n), "no reconcile asks for discovery afresh")
+	})
+
 	t.Run("an edit reaches every destination", func(t *testing.T) {
 		cm := &corev1.ConfigMap{}
 		require.NoError(t, wmw.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "httpd-htdocs"}, cm))
@@ -206,6 +249,49 @@ func TestPlacementTranslator(t *testing.T) {
 		})
 	})
 
+	wrapperUIDs := func() map[string]string {
+		out := map[string]string{}
+		for _, box := range []string{florinBox, guilderBox} {
+			for key, w := range wrapped(box) {
+				out[box+"/"+key] = string(w.UID)
+			}
+		}
+		return out
+	}
+
+	t.Run("a workload space that cannot answer keeps the upsync it asked for", func(t *testing.T) {
+		before := wrapperUIDs()
+		// The translator restarts while wmw1's API server is frozen: it cannot tell what the
+		// placements there ask, and must not take that for "nothing".
+		translator.Stop()
+		thaw := freeze(t, srv, srv.WaitSpaceReady("wmw1").Status.Cluster)
+		translator.Start()
+		framework.Consistently(t, 20*time.Second, "guilder's SyncerConfig keeps its upsync, every wrapper stays", func() bool {
+			cfg := &edgev2alpha1.SyncerConfig{}
+			if err := espw.Get(ctx, client.ObjectKey{Namespace: guilderBox, Name: wrapper.SyncerConfigName}, cfg); err != nil {
+				return false
+			}
+			return len(cfg.Spec.Upsync) == 1 && assert.ObjectsAreEqual(before, wrapperUIDs())
+		})
+		thaw()
+	})
+
+	t.Run("a slice missing for a moment takes nothing away", func(t *testing.T) {
+		before := wrapperUIDs()
+		resolver.Stop()
+		require.NoError(t, wmw.Delete(ctx, &edgev2alpha1.SinglePlacementSlice{ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-c"}}))
+		framework.Consistently(t, 10*time.Second, "every wrapper stays, with the same UID", func() bool {
+			return assert.ObjectsAreEqual(before, wrapperUIDs())
+		})
+		resolver.Start()
+		framework.Eventually(t, time.Minute, "the slice is back", func() bool {
+			return wmw.Get(ctx, client.ObjectKey{Name: "edge-placement-c"}, &edgev2alpha1.SinglePlacementSlice{}) == nil
+		})
+		framework.Consistently(t, 5*time.Second, "every wrapper stays", func() bool {
+			return assert.ObjectsAreEqual(before, wrapperUIDs())
+		})
+	})
+
 	t.Run("deleting a placement removes its wrappers", func(t *testing.T) {
 		require.NoError(t, wmw.Delete(ctx, &edgev2alpha1.EdgePlacement{ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-s"}}))
 		framework.Eventually(t, time.Minute, "guilder keeps only the common objects", func() bool {
@@ -215,6 +301,16 @@ func TestPlacementTranslator(t *testing.T) {
 		framework.Eventually(t, time.Minute, "speciald has no destinations", func() bool {
 			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Namespace: "specialstuff", Name: "speciald"}, d))
 			return d.Annotations[wrapper.AnnotationExecutingCount] == "0"
+		})
+	})
+
+	t.Run("a mailbox that empties gets an empty SyncerConfig", func(t *testing.T) {
+		require.NoError(t, wmw.Delete(ctx, &edgev2alpha1.EdgePlacement{ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-c"}}))
+		framework.Eventually(t, time.Minute, "florin's mailbox is empty", func() bool { return len(wrapped(florinBox)) == 0 })
+		framework.Eventually(t, time.Minute, "florin's SyncerConfig lists nothing", func() bool {
+			cfg := &edgev2alpha1.SyncerConfig{}
+			require.NoError(t, espw.Get(ctx, client.ObjectKey{Namespace: florinBox, Name: wrapper.SyncerConfigName}, cfg))
+			return len(cfg.Spec.NamespaceScope.Namespaces) == 0 && len(cfg.Spec.NamespaceScope.Resources) == 0 && len(cfg.Spec.NamespacedObjects) == 0
 		})
 	})
 }

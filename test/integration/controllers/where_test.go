@@ -73,7 +73,7 @@ func TestWhereResolver(t *testing.T) {
 		metav1.LabelSelector{MatchLabels: map[string]string{"env": "test"}},
 		metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "extended", Operator: metav1.LabelSelectorOpExists}}})
 
-	framework.StartController(t, srv, "kubestellar-where-resolver", framework.SetupFunc(where.Setup, where.Options{Concurrency: 4}))
+	resolver := framework.StartController(t, srv, "kubestellar-where-resolver", framework.SetupFunc(where.Setup, where.Options{Concurrency: 4}))
 
 	t.Run("placements resolve to the SyncTargets of the matching Locations", func(t *testing.T) {
 		framework.Eventually(t, time.Minute, "prod has florin and guilder", hasDestinations(prod.Name, dest(imw1.Status.Cluster, florin), dest(imw1.Status.Cluster, guilder)))
@@ -137,6 +137,31 @@ func TestWhereResolver(t *testing.T) {
 			require.NoError(t, wmw.Get(ctx, client.ObjectKeyFromObject(prod), ep))
 			return meta.IsStatusConditionTrue(ep.Status.Conditions, where.ConditionResolved)
 		})
+	})
+
+	t.Run("a space that cannot answer holds up only itself and loses nothing", func(t *testing.T) {
+		// The resolver restarts while imw2's API server is frozen: imw2's destinations stay as
+		// they were, and what imw1 holds is resolved meanwhile.
+		resolver.Stop()
+		thaw := freeze(t, srv, imw2.Status.Cluster)
+		resolver.Start()
+		lira := location(in1, "lira", map[string]string{"env": "test"})
+		framework.Eventually(t, time.Minute, "any-of gets lira and keeps ruble", hasDestinations(anyOf.Name, dest(imw1.Status.Cluster, lira), dest(imw2.Status.Cluster, ruble)))
+		framework.Consistently(t, 5*time.Second, "any-of keeps ruble", hasDestinations(anyOf.Name, dest(imw1.Status.Cluster, lira), dest(imw2.Status.Cluster, ruble)))
+		thaw()
+		require.NoError(t, in1.Delete(ctx, &edgev2alpha1.Location{ObjectMeta: metav1.ObjectMeta{Name: "lira"}}))
+		require.NoError(t, in1.Delete(ctx, lira))
+		framework.Eventually(t, 2*time.Minute, "any-of is back to ruble", hasDestinations(anyOf.Name, dest(imw2.Status.Cluster, ruble)))
+	})
+
+	t.Run("a space without the inventory API holds up nothing", func(t *testing.T) {
+		// A brand-new space without the KubeStellar API; what imw1 holds is resolved all the same.
+		srv.CreateSpace("plain")
+		lira := location(in1, "lira2", map[string]string{"env": "test"})
+		framework.Eventually(t, time.Minute, "any-of gets lira2", hasDestinations(anyOf.Name, dest(imw1.Status.Cluster, lira), dest(imw2.Status.Cluster, ruble)))
+		require.NoError(t, in1.Delete(ctx, &edgev2alpha1.Location{ObjectMeta: metav1.ObjectMeta{Name: "lira2"}}))
+		require.NoError(t, in1.Delete(ctx, lira))
+		framework.Eventually(t, time.Minute, "any-of is back to ruble", hasDestinations(anyOf.Name, dest(imw2.Status.Cluster, ruble)))
 	})
 
 	t.Run("a new Location in a new space is found", func(t *testing.T) {
