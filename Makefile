@@ -94,6 +94,17 @@ test-go: testbin ## Unit and integration tests only (real kube-apiserver and etc
 bench: testbin ## Run the benchmarks against real servers and print their tables.
 	KUBESTELLAR_TEST_ASSETS=$(TEST_ASSETS) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m $(BENCH_PACKAGES)
 
+# The fault suite (test/chaos): CHAOS_SCALE multiplies each fault's duration (1: SIGSTOP 30s,
+# link cut 60s, cluster apiserver down 60s); CHAOS_SEED replays a run (empty: from the time).
+CHAOS_ROUNDS ?= 20
+CHAOS_SCALE ?= 0.25
+CHAOS_SEED ?=
+CHAOS_FLAGS := -chaos.bin $(BIN_DIR) -chaos.rounds $(CHAOS_ROUNDS) -chaos.scale $(CHAOS_SCALE) $(if $(CHAOS_SEED),-chaos.seed $(CHAOS_SEED))
+
+.PHONY: chaos
+chaos: build testbin ## Fault suite: kills, SIGSTOPs, cut syncer links and cluster outages while a workload changes; prints its seed and a table.
+	KUBESTELLAR_TEST_ASSETS=$(TEST_ASSETS) $(GO) test -tags chaos -run '^TestChaos$$' -v -count 1 -timeout 60m ./test/chaos -args $(CHAOS_FLAGS)
+
 ##@ Local single-node cluster (hack/cluster; needs root)
 
 .PHONY: cluster-up

@@ -77,14 +77,17 @@ type Options struct {
 func NewOptions(name, bindAddress string) *Options {
 	return &Options{
 		Name:              name,
-		Concurrency:       4,
+		Concurrency:       8,
 		ESPWPath:          spaces.RootPath + ":espw",
 		ServerBindAddress: bindAddress,
 		Root:              NewKubeconfigFlags("root", "root"),
 		Base:              NewKubeconfigFlags("base", "base"),
-		QPS:               50,
-		Burst:             100,
-		ShutdownTimeout:   10 * time.Second,
+		// Spaces protect themselves with kube-apiserver's in-flight limits
+		// (--max-requests-inflight, --max-mutating-requests-inflight), so the client-side
+		// limit only has to stop a runaway loop, not pace normal work.
+		QPS:             500,
+		Burst:           1000,
+		ShutdownTimeout: 10 * time.Second,
 	}
 }
 

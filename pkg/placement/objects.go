@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/kubestellar/kubestellar/pkg/wrapper"
-
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -14,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -22,6 +22,7 @@ import (
 	"github.com/kubestellar/kubestellar/pkg/mailbox"
 	"github.com/kubestellar/kubestellar/pkg/multicluster"
 	"github.com/kubestellar/kubestellar/pkg/where"
+	"github.com/kubestellar/kubestellar/pkg/wrapper"
 )
 
 // writeConcurrency bounds the wrapper writes one reconcile makes at once (an object may go to
@@ -127,9 +128,8 @@ func (t *Translator) getObject(ctx context.Context, space *multicluster.Cluster,
 	if !ok {
 		return nil, nil
 	}
-	obj := &unstructured.Unstructured{}
-	obj.SetGroupVersionKind(k.gvk)
-	if err := space.GetCache().Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, obj); err != nil {
+	obj, err := t.cachedObject(ctx, space, k.gvk, ref)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
@@ -137,6 +137,32 @@ func (t *Translator) getObject(ctx context.Context, space *multicluster.Cluster,
 	}
 	if !obj.GetDeletionTimestamp().IsZero() || ExcludedObject(ref.GroupResource, obj) {
 		return nil, nil
+	}
+	return obj, nil
+}
+
+// cachedObject reads the object from the informer whose events trigger its reconciles, so a
+// reconcile never sees an older copy than the event that caused it. Namespaces are watched
+// typed (they travel with what is in them), every other kind as unstructured.
+func (t *Translator) cachedObject(ctx context.Context, space *multicluster.Cluster, gvk schema.GroupVersionKind, ref wrapper.ObjectRef) (*unstructured.Unstructured, error) {
+	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+	if ref.GroupResource == namespacesGR {
+		ns := &corev1.Namespace{}
+		if err := space.GetCache().Get(ctx, key, ns); err != nil {
+			return nil, err
+		}
+		content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ns)
+		if err != nil {
+			return nil, fmt.Errorf("converting namespace %s: %w", ref.Name, err)
+		}
+		obj := &unstructured.Unstructured{Object: content}
+		obj.SetGroupVersionKind(gvk)
+		return obj, nil
+	}
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(gvk)
+	if err := space.GetCache().Get(ctx, key, obj); err != nil {
+		return nil, err
 	}
 	return obj, nil
 }

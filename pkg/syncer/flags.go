@@ -23,8 +23,10 @@ type Flags struct {
 	Concurrency             int
 }
 
-// NewFlags returns the defaults.
-func NewFlags() *Flags { return &Flags{QPS: 30, Burst: 50, Concurrency: 4} }
+// NewFlags returns the defaults. Both sides protect themselves (a space with its in-flight
+// limits, a cluster with API priority and fairness), so the client-side limit is there to
+// stop a runaway loop rather than to pace normal work.
+func NewFlags() *Flags { return &Flags{QPS: 200, Burst: 400, Concurrency: 8} }
 
 // AddFlags registers the flags.
 func (f *Flags) AddFlags(fs *pflag.FlagSet) {
