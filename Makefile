@@ -56,7 +56,11 @@ KUBE_LDFLAGS := -s -w \
 
 TEST_ASSETS := $(KUBE_BIN_DIR):$(ETCD_BIN_DIR)
 GO_TEST_FLAGS ?= -timeout 40m
-GO_TEST_PACKAGES ?= ./...
+# The unit and library packages, and the suites that run the controllers and the syncer in
+# the test process, run under the race detector; the suites whose servers and controllers
+# run as separate processes gain nothing from it and run without.
+GO_TEST_RACE_PACKAGES ?= ./pkg/... ./cmd/... ./examples/... ./test/integration/edge ./test/integration/controllers
+GO_TEST_PACKAGES ?= $(shell $(GO) list ./... | grep -v -e '/pkg/' -e '/cmd/' -e '/examples/' -e '/test/integration/edge$$' -e '/test/integration/controllers$$')
 BENCH_PACKAGES ?= ./test/bench/...
 DIST_PLATFORMS ?= linux/amd64 linux/arm64
 DIST_DIR ?= $(CURDIR)/_output/dist
@@ -87,7 +91,8 @@ stop: ## `kubestellar stop`: stop what `make run` started.
 test: verify lint test-go ## Everything CI checks: generated files, formatting, lint, unit and integration tests.
 
 .PHONY: test-go
-test-go: testbin ## Unit and integration tests only (real kube-apiserver and etcd).
+test-go: testbin ## Unit and integration tests only (real kube-apiserver and etcd); GO_TEST_RACE_PACKAGES under -race.
+	KUBESTELLAR_TEST_ASSETS=$(TEST_ASSETS) $(GO) test -race $(GO_TEST_FLAGS) $(GO_TEST_RACE_PACKAGES)
 	KUBESTELLAR_TEST_ASSETS=$(TEST_ASSETS) $(GO) test $(GO_TEST_FLAGS) $(GO_TEST_PACKAGES)
 
 .PHONY: bench
@@ -220,7 +225,7 @@ verify: $(CONTROLLER_GEN) ## Fail when generated files are stale, code is unform
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) $(HELM) ## Run go vet, golangci-lint, helm lint and shellcheck.
-	$(GO) vet -tags e2e ./...
+	$(GO) vet -tags e2e,chaos ./...
 	$(GOLANGCI_LINT) run ./...
 	$(HELM) lint --strict $(CHART_DIR) --set externalEndpoint=kubestellar.example.com:443
 	$(HELM) lint --strict $(CHART_DIR) --set openshift=true

@@ -11,7 +11,6 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 
 	"github.com/kubestellar/kubestellar/pkg/controllerhost"
@@ -23,7 +22,7 @@ func elect(ctx context.Context, t *testing.T, srv *framework.APIServer, run func
 	t.Helper()
 	logger, _ := ktesting.NewTestContext(t)
 	done := make(chan error, 1)
-	go func() { done <- controllerhost.RunElected(ctx, "test", srv.Config, klog.Logger(logger), run) }()
+	go func() { done <- controllerhost.RunElected(ctx, "test", srv.Config, logger, run) }()
 	return done
 }
 

@@ -431,7 +431,7 @@ func (e *env) reviveExited() error {
 			continue
 		}
 		_, why := p.current().Exited()
-		errs = append(errs, fmt.Errorf("%s had exited on its own (%v); restarted", p.name, why))
+		errs = append(errs, fmt.Errorf("%s had exited on its own (%w); restarted", p.name, why))
 		e.logf("%s had exited on its own (%v); restarting it", p.name, why)
 		var err error
 		if p == e.core.server {

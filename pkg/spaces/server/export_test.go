@@ -12,3 +12,14 @@ func SetupSpaceControllerForTest(mgr ctrl.Manager) (func(path string), error) {
 	r := &spaceReconciler{client: mgr.GetClient(), set: newSpaceSet(context.Background(), &runnerEnv{}), baseURL: "https://127.0.0.1:1"}
 	return setupSpaceController(mgr, r)
 }
+
+// HoldSpaceLoadingForTest makes a server started with o wait, once its front proxy and root
+// space serve but before it loads the Spaces declared earlier, until release is closed.
+func HoldSpaceLoadingForTest(o *Options, release <-chan struct{}) {
+	o.beforeResume = func(ctx context.Context) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+	}
+}

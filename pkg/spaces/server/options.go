@@ -5,6 +5,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -35,6 +36,10 @@ type Options struct {
 	KubeAPIServer, KubeControllerManager string
 	// SpaceVerbosity is the -v level of the spaces' upstream programs.
 	SpaceVerbosity int
+
+	// beforeResume, when set, runs before the spaces declared earlier are resumed; tests
+	// use it to hold the server in that state.
+	beforeResume func(ctx context.Context)
 }
 
 // NewOptions returns the defaults.

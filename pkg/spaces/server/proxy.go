@@ -26,6 +26,9 @@ import (
 // router resolves a space path to the state of its API server.
 type router interface {
 	route(path string) (runnerState, bool)
+	// loaded says whether route knows every space: before, a path it does not know may
+	// still be a space whose runner is yet to start.
+	loaded() bool
 }
 
 // frontProxy routes /clusters/<path>/... to the API server of the space at path. It
@@ -118,13 +121,16 @@ func (f *frontProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	state, found := f.router.route(path)
 	if !found {
+		if !f.router.loaded() {
+			// A 404 would tell clients that the space is gone; it may only not be loaded yet.
+			writeUnavailable(w, "the space server is still loading its spaces")
+			return
+		}
 		writeStatus(w, apierrors.NewNotFound(schema.GroupResource{Group: "space.kubestellar.io", Resource: "spaces"}, path))
 		return
 	}
 	if !state.Ready {
-		// Clients such as client-go retry a 503 that says when.
-		w.Header().Set("Retry-After", "1")
-		writeStatus(w, apierrors.NewServiceUnavailable("space "+path+" is not ready: "+state.Message))
+		writeUnavailable(w, "space "+path+" is not ready: "+state.Message)
 		return
 	}
 	target, err := url.Parse(state.BackendURL)
@@ -167,6 +173,13 @@ func stripIdentityHeaders(h http.Header) {
 			delete(h, key)
 		}
 	}
+}
+
+// writeUnavailable answers 503 with a Retry-After header, which clients such as client-go
+// honour by retrying.
+func writeUnavailable(w http.ResponseWriter, message string) {
+	w.Header().Set("Retry-After", "1")
+	writeStatus(w, apierrors.NewServiceUnavailable(message))
 }
 
 // writeStatus answers with a Kubernetes Status object, which kubectl and client-go show as

@@ -164,11 +164,16 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("installing the Space API into the root space: %w", err)
 	}
 
+	if o.beforeResume != nil {
+		o.beforeResume(ctx)
+	}
 	// Spaces that existed before this start answer "not ready" (not "not found") until their
-	// API servers are up, and say so in their status.
+	// API servers are up, and say so in their status; until they are all known, so does any
+	// path the proxy cannot route.
 	if err := resumeSpaces(ctx, rootConfig, set); err != nil {
 		return err
 	}
+	set.markLoaded()
 
 	scheme := runtime.NewScheme()
 	if err := spacev1alpha1.AddToScheme(scheme); err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // spaceSet holds the runner of every space this server serves, by path.
@@ -13,6 +14,9 @@ type spaceSet struct {
 
 	mu      sync.Mutex
 	runners map[string]*runner
+	// listed is set once every Space declared before this start has its runner: until then
+	// a path without one may still be a space being resumed.
+	listed atomic.Bool
 }
 
 func newSpaceSet(ctx context.Context, env *runnerEnv) *spaceSet {
@@ -64,6 +68,12 @@ func (s *spaceSet) route(path string) (runnerState, bool) {
 	}
 	return r.State(), true
 }
+
+// markLoaded says that every Space declared before this start has its runner.
+func (s *spaceSet) markLoaded() { s.listed.Store(true) }
+
+// loaded implements router.
+func (s *spaceSet) loaded() bool { return s.listed.Load() }
 
 // stopAll stops every space, in parallel.
 func (s *spaceSet) stopAll() {

@@ -13,6 +13,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -200,6 +201,39 @@ func TestPlacementTranslator(t *testing.T) {
 				return w != nil && strings.Contains(string(w.Spec.Object.Raw), "hello again")
 			})
 		}
+	})
+
+	t.Run("every label update of a namespace reaches every destination", func(t *testing.T) {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "commonstuff"}}
+		setLabel := func(value string) {
+			patch := mustJSON(t, map[string]any{"metadata": map[string]any{"labels": map[string]string{"test.kubestellar.io/rev": value}}})
+			require.NoError(t, wmw.Patch(ctx, ns, client.RawPatch(types.MergePatchType, patch)))
+		}
+		reached := func(value string) {
+			for _, box := range []string{florinBox, guilderBox} {
+				framework.Eventually(t, 30*time.Second, "the namespace's wrapper in "+box+" has rev "+value, func() bool {
+					w := wrapped(box)["Namespace/commonstuff"]
+					if w == nil {
+						return false
+					}
+					obj, err := wrapper.Unwrap(w)
+					require.NoError(t, err)
+					return obj.GetLabels()["test.kubestellar.io/rev"] == value
+				})
+			}
+		}
+		// One at a time: each update's reconcile starts as soon as its event arrives, and
+		// must read a copy at least as new as that event, for no later event comes.
+		for i := range 20 {
+			setLabel("step-" + strconv.Itoa(i))
+			reached("step-" + strconv.Itoa(i))
+		}
+		// In quick succession: the wrappers end with the last one.
+		const n = 30
+		for i := range n {
+			setLabel("burst-" + strconv.Itoa(i))
+		}
+		reached("burst-" + strconv.Itoa(n-1))
 	})
 
 	t.Run("an unknown parameter is an error condition", func(t *testing.T) {
