@@ -334,6 +334,15 @@ func (s *Syncer) setWrapperStatus(ctx context.Context, up *multicluster.Cluster,
 	if err != nil {
 		return err
 	}
+	written, err := writtenKey(w, own)
+	if err != nil {
+		return err
+	}
+	if s.statusWritten(w, written) {
+		// This very status was applied over the version of the wrapper in hand, and the cache
+		// has not caught up with that write yet: applying it again would change nothing.
+		return nil
+	}
 	content := map[string]any{}
 	if err := json.Unmarshal(raw, &content); err != nil {
 		return err
@@ -347,7 +356,50 @@ func (s *Syncer) setWrapperStatus(ctx context.Context, up *multicluster.Cluster,
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("reporting on wrapper %s: %w", w.Name, err)
 	}
+	if err == nil {
+		s.rememberStatus(w, written)
+	}
 	return nil
+}
+
+// statusWrite is a status the syncer applied to a wrapper, and the version of the wrapper
+// it was working from.
+type statusWrite struct {
+	uid             types.UID
+	resourceVersion string
+	status          string
+}
+
+// writtenKey is what identifies a status write: the syncer's part of the status, without
+// the times of its conditions (a condition made again carries a new time, nothing else).
+func writtenKey(w *edgev2alpha1.WrappedObject, own edgev2alpha1.WrappedObjectStatus) (string, error) {
+	conds := make([]metav1.Condition, len(own.Conditions))
+	for i, c := range own.Conditions {
+		c.LastTransitionTime = metav1.Time{}
+		conds[i] = c
+	}
+	own.Conditions = conds
+	raw, err := json.Marshal(own)
+	if err != nil {
+		return "", fmt.Errorf("encoding the status of wrapper %s: %w", w.Name, err)
+	}
+	return string(raw), nil
+}
+
+// statusWritten reports whether status was applied over w as it is now (same UID, same
+// resourceVersion): the wrapper in the cache is then older than that write, whose result
+// the server holds already.
+func (s *Syncer) statusWritten(w *edgev2alpha1.WrappedObject, status string) bool {
+	v, ok := s.written.Get(types.NamespacedName{Namespace: w.Namespace, Name: w.Name})
+	if !ok {
+		return false
+	}
+	last := v.(statusWrite)
+	return last.uid == w.UID && last.resourceVersion == w.ResourceVersion && last.status == status
+}
+
+func (s *Syncer) rememberStatus(w *edgev2alpha1.WrappedObject, status string) {
+	s.written.Add(types.NamespacedName{Namespace: w.Namespace, Name: w.Name}, statusWrite{uid: w.UID, resourceVersion: w.ResourceVersion, status: status})
 }
 
 func sameStatus(a, b *edgev2alpha1.WrappedObjectStatus) bool {

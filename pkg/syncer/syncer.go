@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	"github.com/kubestellar/kubestellar/pkg/apis"
@@ -79,7 +80,14 @@ type Syncer struct {
 	// downKinds and upKinds are the kinds watched in the cluster for each direction.
 	downKinds map[schema.GroupVersionKind]bool
 	upKinds   map[schema.GroupVersionKind]schema.GroupResource
+	// written holds, per wrapper, the last status the syncer applied to it: a reconcile that
+	// runs again before the cache shows that write (the cluster's event of the apply comes
+	// first) then makes no second, identical write.
+	written *lru.Cache
 }
+
+// writtenSize bounds the statuses remembered; one forgotten costs a write that changes nothing.
+const writtenSize = 8192
 
 // Validate checks the options.
 func (o *Options) Validate() error {
@@ -123,7 +131,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	s := &Syncer{opts: opts, mgr: mgr, downKinds: map[schema.GroupVersionKind]bool{}, upKinds: map[schema.GroupVersionKind]schema.GroupResource{}}
+	s := &Syncer{opts: opts, mgr: mgr, downKinds: map[schema.GroupVersionKind]bool{}, upKinds: map[schema.GroupVersionKind]schema.GroupResource{}, written: lru.New(writtenSize)}
 	if err := s.setup(); err != nil {
 		return err
 	}

@@ -177,9 +177,9 @@ func TestPlacementTranslator(t *testing.T) {
 		for i := range n {
 			before := reconciles(t, controller)
 			ep := &edgev2alpha1.EdgePlacement{}
-			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Name: "edge-placement-c"}, ep))
-			ep.Annotations = map[string]string{"test.kubestellar.io/touched": strconv.Itoa(i)}
-			require.NoError(t, wmw.Update(ctx, ep))
+			edit(t, wmw, client.ObjectKey{Name: "edge-placement-c"}, ep, func() {
+				ep.Annotations = map[string]string{"test.kubestellar.io/touched": strconv.Itoa(i)}
+			})
 			framework.Eventually(t, 30*time.Second, "the placement is reconciled", func() bool { return reconciles(t, controller) > before })
 		}
 		reconciled = reconciles(t, controller) - reconciled

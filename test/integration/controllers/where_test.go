@@ -115,11 +115,11 @@ func TestWhereResolver(t *testing.T) {
 
 	t.Run("an invalid selector gives a condition and keeps the slice", func(t *testing.T) {
 		ep := &edgev2alpha1.EdgePlacement{}
-		require.NoError(t, wmw.Get(ctx, client.ObjectKeyFromObject(prod), ep))
-		ep.Spec.LocationSelectors = append(ep.Spec.LocationSelectors, metav1.LabelSelector{
-			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "env", Operator: "Resembles", Values: []string{"prod"}}},
+		edit(t, wmw, client.ObjectKeyFromObject(prod), ep, func() {
+			ep.Spec.LocationSelectors = append(ep.Spec.LocationSelectors, metav1.LabelSelector{
+				MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "env", Operator: "Resembles", Values: []string{"prod"}}},
+			})
 		})
-		require.NoError(t, wmw.Update(ctx, ep))
 		var cond *metav1.Condition
 		framework.Eventually(t, time.Minute, "Resolved is False", func() bool {
 			require.NoError(t, wmw.Get(ctx, client.ObjectKeyFromObject(prod), ep))
@@ -131,8 +131,7 @@ func TestWhereResolver(t *testing.T) {
 		assert.Contains(t, cond.Message, `"Resembles" is not a valid label selector operator`)
 		assert.Len(t, destinations(prod.Name), 2, "the slice keeps its destinations")
 
-		ep.Spec.LocationSelectors = ep.Spec.LocationSelectors[:1]
-		require.NoError(t, wmw.Update(ctx, ep))
+		edit(t, wmw, client.ObjectKeyFromObject(prod), ep, func() { ep.Spec.LocationSelectors = ep.Spec.LocationSelectors[:1] })
 		framework.Eventually(t, time.Minute, "Resolved is True again", func() bool {
 			require.NoError(t, wmw.Get(ctx, client.ObjectKeyFromObject(prod), ep))
 			return meta.IsStatusConditionTrue(ep.Status.Conditions, where.ConditionResolved)
