@@ -110,6 +110,18 @@ func (c *Cluster) Serves(obj runtime.Object) (bool, error) {
 	return served.(bool), nil
 }
 
+// ServesAll reports whether the cluster serves every one of the kinds, as Serves does: false
+// as soon as one is not served, an error (such as ErrNotKnownYet) as soon as one is unknown.
+func (c *Cluster) ServesAll(objs ...runtime.Object) (bool, error) {
+	for _, obj := range objs {
+		served, err := c.Serves(obj)
+		if err != nil || !served {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
 // useInformer returns the cache's informer for obj (of kind gvk), with the given field
 // indexes, and counts one more watch using it. It does not wait for the informer to sync.
 func (c *Cluster) useInformer(obj client.Object, gvk schema.GroupVersionKind, indexes map[string]client.IndexerFunc) (cache.Informer, error) {

@@ -173,7 +173,7 @@ func (t *Translator) syncerConfigSpec(ctx context.Context, box string, wrappers 
 func (t *Translator) upsync(ctx context.Context, box string, spec *edgev2alpha1.SyncerConfigSpec) error {
 	var unknown []error
 	for _, cl := range t.mgr.Clusters() {
-		served, err := servesAll(cl, &edgev2alpha1.EdgePlacement{}, &edgev2alpha1.SinglePlacementSlice{})
+		served, err := cl.ServesAll(&edgev2alpha1.EdgePlacement{}, &edgev2alpha1.SinglePlacementSlice{})
 		if err != nil {
 			unknown = append(unknown, err)
 			continue
@@ -209,17 +209,6 @@ func (t *Translator) upsync(ctx context.Context, box string, spec *edgev2alpha1.
 
 func sortUpsync(list []edgev2alpha1.UpsyncSet) {
 	sort.Slice(list, func(i, j int) bool { return fmt.Sprint(list[i]) < fmt.Sprint(list[j]) })
-}
-
-// servesAll reports whether cl serves every one of the kinds; an error is "not known yet".
-func servesAll(cl *multicluster.Cluster, objs ...client.Object) (bool, error) {
-	for _, obj := range objs {
-		served, err := cl.Serves(obj)
-		if err != nil || !served {
-			return false, err
-		}
-	}
-	return true, nil
 }
 
 func reaches(slice *edgev2alpha1.SinglePlacementSlice, box string) bool {

@@ -147,7 +147,7 @@ func (r *resolver) resolve(ctx context.Context, selectors []labels.Selector, pre
 	var locationCount int32
 	var unknown []error
 	for _, cl := range r.mgr.Clusters() {
-		served, err := servesAll(cl, &edgev2alpha1.Location{}, &edgev2alpha1.SyncTarget{})
+		served, err := cl.ServesAll(&edgev2alpha1.Location{}, &edgev2alpha1.SyncTarget{})
 		var found []edgev2alpha1.SinglePlacement
 		var count int32
 		if err == nil && served {
@@ -300,17 +300,6 @@ func ApplyPlacementStatus(ctx context.Context, c client.Client, ep *edgev2alpha1
 		return fmt.Errorf("updating the status of placement %s: %w", ep.Name, err)
 	}
 	return nil
-}
-
-// servesAll reports whether cl serves every one of the kinds.
-func servesAll(cl *multicluster.Cluster, objs ...client.Object) (bool, error) {
-	for _, obj := range objs {
-		served, err := cl.Serves(obj)
-		if err != nil || !served {
-			return false, err
-		}
-	}
-	return true, nil
 }
 
 // parseSelectors converts the selectors, naming the first invalid one.
