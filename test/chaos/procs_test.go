@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,11 +22,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"k8s.io/client-go/util/keyutil"
 
 	"github.com/kubestellar/kubestellar/pkg/kubeapiserver"
 	"github.com/kubestellar/kubestellar/pkg/kubeconfig"
-	"github.com/kubestellar/kubestellar/pkg/pki"
 	"github.com/kubestellar/kubestellar/pkg/process"
 	"github.com/kubestellar/kubestellar/pkg/spaces"
 	"github.com/kubestellar/kubestellar/pkg/spaces/server"
@@ -256,43 +253,22 @@ func startWEC(t testing.TB, name, dir string) *wec {
 	t.Helper()
 	dir = filepath.Join(dir, name)
 	etcdURL := framework.StartEtcd(t, filepath.Join(dir, "etcd"))
-	certs := filepath.Join(dir, "pki")
-	ca, err := pki.NewCA("kubestellar-chaos-" + name)
-	must(t, err)
-	must(t, ca.Write(filepath.Join(certs, "ca.crt"), filepath.Join(certs, "ca.key")))
-	serving, err := ca.Issue(pki.CertSpec{
-		CommonName: "kube-apiserver", DNSNames: []string{"localhost"},
-		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.ServerUsage,
-	})
-	must(t, err)
-	must(t, serving.Write(filepath.Join(certs, "serving.crt"), filepath.Join(certs, "serving.key")))
-	admin, err := ca.Issue(pki.CertSpec{CommonName: "kubestellar-chaos-admin", Organization: []string{"system:masters"}, Usage: pki.ClientUsage})
-	must(t, err)
-	saKey := filepath.Join(certs, "service-account.key")
-	_, _, err = keyutil.LoadOrGenerateKeyFile(saKey)
-	must(t, err)
+	certs := framework.NewAPIServerPKI(t, filepath.Join(dir, "pki"), "kubestellar-chaos-"+name)
 	port, err := kubeapiserver.FreePort("127.0.0.1")
 	must(t, err)
 	w := &wec{
 		name: name,
-		cfg: kubeapiserver.Config{
-			Binary:                       framework.Binary(t, "kube-apiserver"),
-			Name:                         name,
-			LogFile:                      filepath.Join(dir, "kube-apiserver.log"),
-			Port:                         port,
-			ServingCertFile:              filepath.Join(certs, "serving.crt"),
-			ServingKeyFile:               filepath.Join(certs, "serving.key"),
-			ServingCAFile:                filepath.Join(certs, "ca.crt"),
-			ClientCAFile:                 filepath.Join(certs, "ca.crt"),
-			EtcdServers:                  []string{etcdURL},
-			EtcdPrefix:                   "/registry",
-			ServiceAccountIssuer:         "https://kubernetes.default.svc",
-			ServiceAccountKeyFile:        saKey,
-			ServiceAccountSigningKeyFile: saKey,
-		},
+		cfg: certs.Config(kubeapiserver.Config{
+			Binary:      framework.Binary(t, "kube-apiserver"),
+			Name:        name,
+			LogFile:     filepath.Join(dir, "kube-apiserver.log"),
+			Port:        port,
+			EtcdServers: []string{etcdURL},
+			EtcdPrefix:  "/registry",
+		}),
 		admin: &rest.Config{
 			Host: "https://127.0.0.1:" + strconv.Itoa(port), QPS: 100, Burst: 200, Timeout: 10 * time.Second,
-			TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertData: admin.CertPEM, KeyData: admin.KeyPEM},
+			TLSClientConfig: rest.TLSClientConfig{CAData: certs.CA.CertPEM, CertData: certs.Admin.CertPEM, KeyData: certs.Admin.KeyPEM},
 		},
 	}
 	t.Cleanup(w.stop)

@@ -37,6 +37,46 @@ type APIServer struct {
 	Dir string
 }
 
+// APIServerPKI is what a test kube-apiserver needs to serve and to authenticate: a CA, a
+// serving certificate for localhost, an administrator's (system:masters) client certificate
+// and a service-account key, written under Dir.
+type APIServerPKI struct {
+	Dir       string
+	CA, Admin *pki.KeyPair
+}
+
+// NewAPIServerPKI makes and writes the PKI of a test kube-apiserver into dir; prefix names
+// its CA and administrator.
+func NewAPIServerPKI(t testing.TB, dir, prefix string) *APIServerPKI {
+	t.Helper()
+	ca, err := pki.NewCA(prefix + "-ca")
+	must(t, err)
+	must(t, ca.Write(filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")))
+	serving, err := ca.Issue(pki.CertSpec{
+		CommonName: "kube-apiserver", DNSNames: []string{"localhost"},
+		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.ServerUsage,
+	})
+	must(t, err)
+	must(t, serving.Write(filepath.Join(dir, "serving.crt"), filepath.Join(dir, "serving.key")))
+	admin, err := ca.Issue(pki.CertSpec{CommonName: prefix + "-admin", Organization: []string{"system:masters"}, Usage: pki.ClientUsage})
+	must(t, err)
+	_, _, err = keyutil.LoadOrGenerateKeyFile(filepath.Join(dir, "service-account.key"))
+	must(t, err)
+	return &APIServerPKI{Dir: dir, CA: ca, Admin: admin}
+}
+
+// Config returns cfg with the PKI's serving, client-CA and service-account settings filled in.
+func (p *APIServerPKI) Config(cfg kubeapiserver.Config) kubeapiserver.Config {
+	saKey := filepath.Join(p.Dir, "service-account.key")
+	cfg.ServingCertFile = filepath.Join(p.Dir, "serving.crt")
+	cfg.ServingKeyFile = filepath.Join(p.Dir, "serving.key")
+	cfg.ServingCAFile = filepath.Join(p.Dir, "ca.crt")
+	cfg.ClientCAFile = filepath.Join(p.Dir, "ca.crt")
+	cfg.ServiceAccountIssuer = "https://kubernetes.default.svc"
+	cfg.ServiceAccountKeyFile, cfg.ServiceAccountSigningKeyFile = saKey, saKey
+	return cfg
+}
+
 // StartAPIServer starts etcd and kube-apiserver for the test and stops them, removing their
 // data, when the test ends.
 func StartAPIServer(t testing.TB) *APIServer {
@@ -44,37 +84,16 @@ func StartAPIServer(t testing.TB) *APIServer {
 	dir := TempDir(t)
 	etcdURL := StartEtcd(t, filepath.Join(dir, "etcd"))
 
-	certs := filepath.Join(dir, "pki")
-	ca, err := pki.NewCA("kubestellar-test-ca")
-	must(t, err)
-	must(t, ca.Write(filepath.Join(certs, "ca.crt"), filepath.Join(certs, "ca.key")))
-	serving, err := ca.Issue(pki.CertSpec{
-		CommonName: "kube-apiserver", DNSNames: []string{"localhost"},
-		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.ServerUsage,
-	})
-	must(t, err)
-	must(t, serving.Write(filepath.Join(certs, "serving.crt"), filepath.Join(certs, "serving.key")))
-	admin, err := ca.Issue(pki.CertSpec{CommonName: "kubestellar-test-admin", Organization: []string{"system:masters"}, Usage: pki.ClientUsage})
-	must(t, err)
-	saKey := filepath.Join(certs, "service-account.key")
-	_, _, err = keyutil.LoadOrGenerateKeyFile(saKey)
-	must(t, err)
+	certs := NewAPIServerPKI(t, filepath.Join(dir, "pki"), "kubestellar-test")
 
 	logFile := filepath.Join(dir, "kube-apiserver.log")
-	srv, err := kubeapiserver.Start(t.Context(), kubeapiserver.Config{
-		Binary:                       Binary(t, "kube-apiserver"),
-		Name:                         t.Name(),
-		LogFile:                      logFile,
-		ServingCertFile:              filepath.Join(certs, "serving.crt"),
-		ServingKeyFile:               filepath.Join(certs, "serving.key"),
-		ServingCAFile:                filepath.Join(certs, "ca.crt"),
-		ClientCAFile:                 filepath.Join(certs, "ca.crt"),
-		EtcdServers:                  []string{etcdURL},
-		EtcdPrefix:                   "/registry",
-		ServiceAccountIssuer:         "https://kubernetes.default.svc",
-		ServiceAccountKeyFile:        saKey,
-		ServiceAccountSigningKeyFile: saKey,
-	})
+	srv, err := kubeapiserver.Start(t.Context(), certs.Config(kubeapiserver.Config{
+		Binary:      Binary(t, "kube-apiserver"),
+		Name:        t.Name(),
+		LogFile:     logFile,
+		EtcdServers: []string{etcdURL},
+		EtcdPrefix:  "/registry",
+	}))
 	if err != nil {
 		t.Fatalf("starting kube-apiserver: %v", err)
 	}
@@ -87,14 +106,14 @@ func StartAPIServer(t testing.TB) *APIServer {
 
 	return &APIServer{
 		URL: srv.URL,
-		CA:  ca,
+		CA:  certs.CA,
 		Dir: dir,
 		Config: &rest.Config{
 			Host:  srv.URL,
 			QPS:   200,
 			Burst: 400,
 			TLSClientConfig: rest.TLSClientConfig{
-				CAData: ca.CertPEM, CertData: admin.CertPEM, KeyData: admin.KeyPEM,
+				CAData: certs.CA.CertPEM, CertData: certs.Admin.CertPEM, KeyData: certs.Admin.KeyPEM,
 			},
 		},
 	}
