@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
 	"github.com/kubestellar/kubestellar/pkg/mailbox"
@@ -45,6 +46,7 @@ type Translator struct {
 	objects    *multicluster.Controller // per workload object: wrappers and reported state
 	placements *multicluster.Controller // per placement: what to watch, placement status
 	configs    *multicluster.Controller // per mailbox: its SyncerConfig
+	namespaces *multicluster.Controller // per workload namespace: what is in it, again
 
 	mu sync.Mutex
 	// kinds holds, per space ID, the workload resources being watched there; a space is in it
@@ -86,6 +88,9 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 	if t.configs, err = multicluster.NewController("placement-translator-syncerconfigs", multicluster.ReconcilerFunc(t.reconcileSyncerConfig), copts); err != nil {
 		return nil, err
 	}
+	if t.namespaces, err = multicluster.NewController("placement-translator-namespaces", multicluster.ReconcilerFunc(t.reconcileNamespaceContents), copts); err != nil {
+		return nil, err
+	}
 	inESPW := multicluster.InClusters(func(cl *multicluster.Cluster) bool { return cl.Path == t.espwPath })
 	notESPW := multicluster.InClusters(func(cl *multicluster.Cluster) bool { return cl.Path != t.espwPath })
 	isWrapper := multicluster.Filter(func(o client.Object) bool { return o.GetAnnotations()[wrapper.AnnotationSource] != "" })
@@ -109,6 +114,8 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 				return []multicluster.Request{requestFor(ref)}
 			})),
 		t.objects.Watch(&corev1.Namespace{}, notESPW, multicluster.MapTo(objectMapper(namespacesGR))),
+		// What is in a namespace, when the namespace appears or its labels change.
+		t.namespaces.Watch(&corev1.Namespace{}, notESPW, multicluster.Predicates(predicate.LabelChangedPredicate{})),
 
 		// Placements: anything that changes what is selected or where it goes.
 		t.placements.Watch(&edgev2alpha1.EdgePlacement{}),
@@ -134,6 +141,7 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 	mgr.AddController(t.objects)
 	mgr.AddController(t.placements)
 	mgr.AddController(t.configs)
+	mgr.AddController(t.namespaces)
 	return t, nil
 }
 

@@ -326,6 +326,56 @@ func TestPlacementTranslator(t *testing.T) {
 		})
 	})
 
+	t.Run("objects come and go with their namespace's labels", func(t *testing.T) {
+		// Objects are selected by the labels of their namespace: a label put on (or taken off)
+		// the namespace later, or a namespace seen after its objects, as after a restart,
+		// changes what is delivered.
+		require.NoError(t, wmw.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "teamstuff"}}))
+		require.NoError(t, wmw.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "team-settings", Namespace: "teamstuff"}, Data: map[string]string{"team": "blue"}}))
+		require.NoError(t, wmw.Create(ctx, &edgev2alpha1.EdgePlacement{
+			ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-team"},
+			Spec: edgev2alpha1.EdgePlacementSpec{
+				LocationSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"region": "eu"}}},
+				Downsync: []edgev2alpha1.DownsyncObjectTest{{APIGroup: ptr.To(""), Resources: []string{"configmaps"},
+					NamespaceSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"team": "blue"}}}}},
+			},
+		}))
+		team := sorted("ConfigMap/teamstuff/team-settings", "Namespace/teamstuff")
+		has := func(want bool) func() bool {
+			return func() bool {
+				w := wrapped(florinBox)
+				got := w["ConfigMap/teamstuff/team-settings"] != nil && w["Namespace/teamstuff"] != nil
+				none := w["ConfigMap/teamstuff/team-settings"] == nil && w["Namespace/teamstuff"] == nil
+				return (want && got) || (!want && none)
+			}
+		}
+		ns := &corev1.Namespace{}
+		setTeam := func(value string) {
+			edit(t, wmw, client.ObjectKey{Name: "teamstuff"}, ns, func() {
+				if value == "" {
+					delete(ns.Labels, "team")
+					return
+				}
+				if ns.Labels == nil {
+					ns.Labels = map[string]string{}
+				}
+				ns.Labels["team"] = value
+			})
+		}
+		setTeam("blue")
+		framework.Eventually(t, time.Minute, "florin's mailbox gets "+strings.Join(team, " and "), has(true))
+		setTeam("")
+		framework.Eventually(t, time.Minute, "florin's mailbox loses "+strings.Join(team, " and "), has(false))
+		setTeam("blue")
+		framework.Eventually(t, time.Minute, "florin's mailbox gets "+strings.Join(team, " and ")+" again", has(true))
+
+		require.NoError(t, wmw.Delete(ctx, &edgev2alpha1.EdgePlacement{ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-team"}}))
+		require.NoError(t, wmw.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "teamstuff"}}))
+		framework.Eventually(t, time.Minute, "florin's mailbox is back to the common objects", func() bool {
+			return assert.ObjectsAreEqual(sorted("ConfigMap/commonstuff/httpd-htdocs", "Deployment/commonstuff/commond", "Namespace/commonstuff"), sorted(keysOf(wrapped(florinBox))...))
+		})
+	})
+
 	t.Run("deleting a placement removes its wrappers", func(t *testing.T) {
 		require.NoError(t, wmw.Delete(ctx, &edgev2alpha1.EdgePlacement{ObjectMeta: metav1.ObjectMeta{Name: "edge-placement-s"}}))
 		framework.Eventually(t, time.Minute, "guilder keeps only the common objects", func() bool {
