@@ -6,11 +6,12 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubestellar/kubestellar/charts"
-	"github.com/kubestellar/kubestellar/pkg/cli"
+	"github.com/kubestellar/kubestellar/pkg/cli/console"
+	"github.com/kubestellar/kubestellar/pkg/cli/plugin"
 )
 
 func main() {
-	cli.Main(func(streams genericiooptions.IOStreams) *cobra.Command {
-		return cli.NewKubectlKubestellarCommand(streams, charts.Load)
+	console.Main(func(streams genericiooptions.IOStreams) *cobra.Command {
+		return plugin.NewKubectlKubestellarCommand(streams, charts.Load)
 	})
 }

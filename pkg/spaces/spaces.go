@@ -24,6 +24,16 @@ const (
 	IDLength = 16
 )
 
+// Default paths of the spaces, as the original KubeStellar names its workspaces.
+const (
+	// DefaultIMW is the inventory management space made when none is named.
+	DefaultIMW = "root:imw1"
+	// DefaultWMW is the workload management space made when none is named.
+	DefaultWMW = "root:wmw1"
+	// DefaultESPW is the core space, where the mailboxes are.
+	DefaultESPW = "root:espw"
+)
+
 var segment = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // ValidatePath checks that path is "root" or "root:<name>" with name a DNS label.

@@ -1,14 +1,10 @@
-// Package cli is KubeStellar's command-line interface: the kubectl-kubestellar plugin, the
-// kubestellar command for bare-process mode, and kubestellar-list-syncing-objects. Each
-// command parses its flags and hands the work to the package of its concern.
-package cli
+// Package plugin is the command tree of the kubectl-kubestellar plugin (`kubectl kubestellar
+// ...`). Each command parses its flags and hands the work to the package of its concern.
+package plugin
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -18,13 +14,6 @@ import (
 
 	"github.com/kubestellar/kubestellar/pkg/apis"
 	"github.com/kubestellar/kubestellar/pkg/spaces"
-)
-
-// Default paths of the spaces, as the original KubeStellar names its workspaces.
-const (
-	DefaultIMW  = "root:imw1"
-	DefaultWMW  = "root:wmw1"
-	DefaultESPW = "root:espw"
 )
 
 // env is what every command shares: the kubectl flags, the streams, -X.
@@ -86,16 +75,4 @@ func readFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return data, nil
-}
-
-// Main runs the command newCommand makes, on the process's streams, until it ends or SIGINT
-// or SIGTERM cancels it, and exits non-zero, saying why, when it fails.
-func Main(newCommand func(genericiooptions.IOStreams) *cobra.Command) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newCommand(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}).ExecuteContext(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", err)
-		os.Exit(1)
-	}
 }

@@ -1,4 +1,4 @@
-package cli
+package listsyncing
 
 import (
 	"context"
@@ -110,7 +110,7 @@ server the core space (--espw-path) is found on.`,
 	fs.StringVar(&resource, "api-resource", "", "resource of the objects (default: lowercase kind + \"s\")")
 	fs.BoolVar(&asJSON, "json", false, "one JSON object per line instead of YAML")
 	fs.BoolVar(&watching, "watch", false, "keep watching; each object gets a field Action: add, update or delete")
-	fs.StringVar(&espw, "espw-path", DefaultESPW, "path of the core space (with the --parent-* flags)")
+	fs.StringVar(&espw, "espw-path", spaces.DefaultESPW, "path of the core space (with the --parent-* flags)")
 	all.add(fs, "the core space's mailboxes")
 	parent.add(fs, "the space server")
 	cmd.SetOut(streams.Out)

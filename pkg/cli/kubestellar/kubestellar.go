@@ -1,4 +1,4 @@
-package cli
+package kubestellar
 
 import (
 	"fmt"
@@ -42,8 +42,8 @@ In a hosting cluster, the chart's init container runs kubestellar init-in-cluste
 	pf.BoolVarP(&trace, "trace", "X", false, "print each step as it is taken")
 	pf.StringVar(&o.LogFolder, "log-folder", "./kubestellar-logs", "folder for the processes' logs and pid files")
 	pf.BoolVar(&o.LocalServer, "local-kcp", true, "run the space server on this machine (false: use the one --kubeconfig reaches)")
-	pf.StringVar(&imws, "ensure-imw", DefaultIMW, `inventory management spaces to ensure, comma-separated ("" for none)`)
-	pf.StringVar(&wmws, "ensure-wmw", DefaultWMW, `workload management spaces to ensure, comma-separated ("" for none)`)
+	pf.StringVar(&imws, "ensure-imw", spaces.DefaultIMW, `inventory management spaces to ensure, comma-separated ("" for none)`)
+	pf.StringVar(&wmws, "ensure-wmw", spaces.DefaultWMW, `workload management spaces to ensure, comma-separated ("" for none)`)
 	pf.StringVar(&o.RootDir, "root-dir", ".kubestellar", "state directory of the local space server")
 	pf.IntVar(&o.SecurePort, "secure-port", 6443, "port of the local space server")
 	pf.StringVar(&o.BindAddress, "bind-address", "", "IP address the local space server listens on (default: every address)")
@@ -52,7 +52,7 @@ In a hosting cluster, the chart's init container runs kubestellar init-in-cluste
 	pf.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig reaching the space server when --local-kcp=false (default: $KUBECONFIG)")
 	pf.StringVar(&o.Context, "context", "", "context in --kubeconfig")
 	pf.DurationVar(&o.Timeout, "timeout", 3*time.Minute, "how long to wait for each step")
-	o.ESPWPath = DefaultESPW
+	o.ESPWPath = spaces.DefaultESPW
 
 	prepare := func(cmd *cobra.Command, _ []string) error {
 		var err error

@@ -1,4 +1,4 @@
-package cli
+package plugin
 
 import (
 	"helm.sh/helm/v3/pkg/chart"
@@ -69,7 +69,7 @@ type locationOptions struct {
 }
 
 func (o *locationOptions) addFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.imw, "imw", DefaultIMW, "path of the inventory management space")
+	cmd.Flags().StringVar(&o.imw, "imw", spaces.DefaultIMW, "path of the inventory management space")
 }
 
 // imwClient returns a client for the inventory space, which must exist.
@@ -341,8 +341,8 @@ func DefaultSyncerImage() string {
 
 func (o *syncerOptions) addFlags(cmd *cobra.Command, withSpaces bool) {
 	if withSpaces {
-		cmd.Flags().StringVar(&o.imw, "imw", DefaultIMW, "path of the inventory management space")
-		cmd.Flags().StringVar(&o.espw, "espw", DefaultESPW, "path of the KubeStellar core space")
+		cmd.Flags().StringVar(&o.imw, "imw", spaces.DefaultIMW, "path of the inventory management space")
+		cmd.Flags().StringVar(&o.espw, "espw", spaces.DefaultESPW, "path of the KubeStellar core space")
 	}
 	cmd.Flags().StringVar(&o.image, "syncer-image", DefaultSyncerImage(), "syncer container image")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "file to write the manifest to (default NAME-syncer.yaml; - for stdout)")
@@ -495,7 +495,7 @@ mailbox.`,
 				return err
 			}
 			if current == "" {
-				return fmt.Errorf("the current context addresses no space; use the core space, e.g. `kubectl kubestellar ws %s`", DefaultESPW)
+				return fmt.Errorf("the current context addresses no space; use the core space, e.g. `kubectl kubestellar ws %s`", spaces.DefaultESPW)
 			}
 			box, _, err := e.flags.ToRawKubeConfigLoader().Namespace()
 			if err != nil {

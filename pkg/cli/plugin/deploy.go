@@ -1,21 +1,21 @@
-package cli
+package plugin
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubestellar/kubestellar/pkg/cli/console"
 	"github.com/kubestellar/kubestellar/pkg/deploy"
 )
 
 // newDeploy is `kubectl kubestellar deploy`: Helm upgrade --install of the core.
 func newDeploy(e *env, loadChart ChartLoader) *cobra.Command {
 	o := deploy.Options{CreateNamespace: true, Wait: true, Timeout: 10 * time.Minute}
-	openShift := boolFlag{}
+	openShift := console.BoolFlag{}
 	var chartPath string
 	cmd := &cobra.Command{
 		Use:   "deploy --external-endpoint HOST:PORT | --openshift true",
@@ -41,7 +41,7 @@ kubectl kubestellar get-external-kubeconfig -o FILE (or get-internal-kubeconfig)
   kubectl kubestellar deploy --external-endpoint ks.example.com:443 --dry-run > kubestellar.yaml`,
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			o.OpenShift = openShift.value
+			o.OpenShift = openShift.Value
 			return deploy.ValidateEndpoint(o.ExternalEndpoint, o.OpenShift)
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -150,21 +150,6 @@ func (e *env) namespaceOr(def string) string {
 		*e.flags.Namespace = def
 	}
 	return def
-}
-
-// boolFlag is a boolean flag that takes its value as the next argument too, as in
-// "--openshift true" (pflag's own booleans accept only "--openshift=true").
-type boolFlag struct{ value bool }
-
-func (b *boolFlag) String() string { return strconv.FormatBool(b.value) }
-func (b *boolFlag) Type() string   { return "true|false" }
-func (b *boolFlag) Set(s string) error {
-	v, err := strconv.ParseBool(s)
-	if err != nil {
-		return fmt.Errorf("want true or false, not %q", s)
-	}
-	b.value = v
-	return nil
 }
 
 // onceString is a string flag that may be given only once.

@@ -1,4 +1,4 @@
-package cli
+package kubestellar
 
 import (
 	"flag"
