@@ -29,7 +29,7 @@ func TestJoinBoolValues(t *testing.T) {
 	}
 
 	var withKube bool
-	sub.Flags().Lookup("with-kube").Value.Set("true")
+	assert.NoError(t, sub.Flags().Lookup("with-kube").Value.Set("true"))
 	root.SetArgs(JoinBoolValues(root, []string{"wmw", "example-wmw", "--with-kube", "false"}))
 	sub.RunE = func(c *cobra.Command, args []string) error {
 		withKube, _ = c.Flags().GetBool("with-kube")

@@ -1,3 +1,5 @@
+// Package kubestellar is the command tree of the kubestellar command: init, start and stop of
+// the core as bare processes, and the chart's init-in-cluster step.
 package kubestellar
 
 import (

@@ -1,3 +1,5 @@
+// Package listsyncing is the kubestellar-list-syncing-objects command: the workload objects
+// in every mailbox, as one list or as a watch.
 package listsyncing
 
 import (
