@@ -1,0 +1,104 @@
+package plugin
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubestellar/kubestellar/pkg/bootstrap"
+	"github.com/kubestellar/kubestellar/pkg/spaces"
+)
+
+// wmwPath turns a workspace name into its path.
+func wmwPath(name string) (string, error) {
+	path := name
+	if !strings.HasPrefix(name, spaces.RootPath+":") {
+		path = spaces.ChildPath(name)
+	}
+	if err := spaces.ValidatePath(path); err != nil || path == spaces.RootPath {
+		return "", fmt.Errorf("workload management space name %q must be a DNS label, such as wmw1", name)
+	}
+	return path, nil
+}
+
+func newEnsureWMW(e *env) *cobra.Command {
+	var withKube bool
+	timeout := 3 * time.Minute
+	cmd := &cobra.Command{
+		Use:   "wmw NAME",
+		Short: "Ensure a workload management space, root:NAME, with the KubeStellar API",
+		Long: `ensure wmw makes sure the workload management space root:NAME exists and is Ready, and that
+it serves the KubeStellar API (EdgePlacement, Customizer, ...). Running it again changes nothing.
+
+--with-kube: in the original KubeStellar a workspace got the Kubernetes API (Deployments,
+ConfigMaps, ...) only when asked. Here every space is a complete Kubernetes API server, so
+the Kubernetes API is always there; --with-kube=false is accepted and changes nothing.`,
+		Example: "  kubectl kubestellar ensure wmw wmw1",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SilenceUsage = true
+			path, err := wmwPath(args[0])
+			if err != nil {
+				return err
+			}
+			if !withKube {
+				e.progress("Note: every space serves the Kubernetes API; --with-kube=false changes nothing")
+			}
+			c, _, err := e.spaces()
+			if err != nil {
+				return err
+			}
+			e.step("ensure space %s with the KubeStellar API", path)
+			created, err := bootstrap.EnsureWithAPI(cmd.Context(), c, path, timeout, e.progress)
+			if err != nil {
+				return err
+			}
+			if created {
+				e.say("space %q created", path)
+			} else {
+				e.say("space %q unchanged", path)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&withKube, "with-kube", true, "kept for compatibility; every space serves the Kubernetes API")
+	cmd.Flags().DurationVar(&timeout, "timeout", timeout, "how long to wait for the space")
+	e.addTrace(cmd)
+	return cmd
+}
+
+func newRemoveWMW(e *env) *cobra.Command {
+	timeout := 2 * time.Minute
+	cmd := &cobra.Command{
+		Use:   "wmw NAME",
+		Short: "Delete a workload management space and everything in it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SilenceUsage = true
+			path, err := wmwPath(args[0])
+			if err != nil {
+				return err
+			}
+			c, _, err := e.spaces()
+			if err != nil {
+				return err
+			}
+			e.step("delete space %s", path)
+			deleted, err := c.Delete(cmd.Context(), path, timeout)
+			if err != nil {
+				return err
+			}
+			if deleted {
+				e.say("space %q deleted", path)
+			} else {
+				e.say("space %q was not there", path)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", timeout, "how long to wait for the space to go")
+	e.addTrace(cmd)
+	return cmd
+}
