@@ -72,12 +72,16 @@ func (s *SpaceServer) SpaceProcess(spaceID, program string) (Process, bool) {
 // Main runs a package's tests (call it from TestMain) and then makes sure that no process a
 // test started, directly or through a program that let it run on in the background, outlives
 // them: the test process adopts orphaned descendants (it is their subreaper), and any
-// descendant still running at the end is listed, killed, and fails the run.
-func Main(m *testing.M) {
+// descendant still running at the end (after the after functions, which stop what the
+// package shares) is listed, killed, and fails the run.
+func Main(m *testing.M, after ...func()) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		fmt.Fprintf(os.Stderr, "framework: cannot adopt orphaned test processes: %v\n", err)
 	}
 	code := m.Run()
+	for _, f := range after {
+		f()
+	}
 	if left := children(); len(left) > 0 {
 		fmt.Fprintln(os.Stderr, "FAIL: processes started by the tests are still running; killing them:")
 		for _, p := range left {
