@@ -475,6 +475,6 @@ func printDataPath(w io.Writer, results []*dpResult) {
 	if len(scale) > 0 {
 		table(w, "Data path: syncer memory with many objects", []string{"what", "N", "RSS", "peak RSS", "target", "met"}, scale)
 	}
-	table(w, "Data path: apiserver requests per delivered object during W2 (apiserver_request_total, by verb)",
+	table(w, "Data path: apiserver requests per delivered object during W2 (apiserver_request_total, by verb and resource)",
 		[]string{"N", "path", "apiserver", "requests per object"}, requests)
 }

@@ -42,12 +42,18 @@ func StartSyncer(t testing.TB, srv *SpaceServer, espwPath, mailbox, syncTargetNa
 	must(t, err)
 	upstream := rest.AnonymousClientConfig(srv.Config(espwPath))
 	upstream.BearerToken = tr.Status.Token
+	downstream := rest.CopyConfig(wec)
+	// As the kubestellar-syncer command's defaults set them.
+	defaults := syncer.NewFlags()
+	for _, cfg := range []*rest.Config{upstream, downstream} {
+		cfg.QPS, cfg.Burst = defaults.QPS, defaults.Burst
+	}
 	s := &Syncer{
 		t:   t,
 		log: &SyncBuffer{},
 		Options: syncer.Options{
-			Upstream: upstream, Mailbox: mailbox, Downstream: rest.CopyConfig(wec),
-			SyncTargetName: syncTargetName, Concurrency: 4, HeartbeatInterval: 2 * time.Second,
+			Upstream: upstream, Mailbox: mailbox, Downstream: downstream,
+			SyncTargetName: syncTargetName, Concurrency: defaults.Concurrency, HeartbeatInterval: 2 * time.Second,
 		},
 	}
 	t.Cleanup(s.Stop)
