@@ -341,6 +341,11 @@ func (m *Manager) AddCluster(name, path string, cfg *rest.Config) error {
 		if m.opts.Cache != nil {
 			o.Cache = m.opts.Cache(name, path)
 		}
+		// No reconciler reads managedFields, and they are often the larger part of an object:
+		// the caches keep objects without them unless a cluster's options say otherwise.
+		if o.Cache.DefaultTransform == nil {
+			o.Cache.DefaultTransform = cache.TransformStripManagedFields()
+		}
 		// Reads of unstructured objects, like typed ones, come from the informer cache.
 		o.Client = client.Options{Cache: &client.CacheOptions{Unstructured: true}}
 		o.MapperProvider = func(cfg *rest.Config, httpClient *http.Client) (meta.RESTMapper, error) {
