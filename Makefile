@@ -72,10 +72,12 @@ help: ## Show this help.
 	@awk 'BEGIN { FS = ":.*##" } /^[a-zA-Z0-9_.%-]+:.*##/ { printf "  %-16s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: $(BIN_DIR)/kube-apiserver $(BIN_DIR)/kube-controller-manager ## Build every command into bin/, with the kube-apiserver and kube-controller-manager the space server runs.
+build: $(BIN_DIR)/kube-apiserver $(BIN_DIR)/kube-controller-manager $(BIN_DIR)/kubectl ## Build every command into bin/, with the kube-apiserver and kube-controller-manager the space server runs and the kubectl of the same Kubernetes release.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN_DIR)/ ./cmd/...
 
-$(BIN_DIR)/kube-apiserver $(BIN_DIR)/kube-controller-manager: $(BIN_DIR)/%: $(KUBE_BIN_DIR)/%
+# kubectl comes from the same Kubernetes module as kube-apiserver, so a fresh machine has the
+# client the README's commands use (kubectl kubestellar ... runs bin/kubectl-kubestellar).
+$(BIN_DIR)/kube-apiserver $(BIN_DIR)/kube-controller-manager $(BIN_DIR)/kubectl: $(BIN_DIR)/%: $(KUBE_BIN_DIR)/%
 	mkdir -p $(BIN_DIR)
 	cp -f $< $@
 
@@ -141,9 +143,17 @@ IMAGES_DIR := $(CURDIR)/_output/images
 IMAGE_BIN_DIR := $(IMAGES_DIR)/bin
 IMAGEBUILD := $(IMAGE_BIN_DIR)/imagebuild
 # The components `make images` builds and `make push` pushes; `make e2e-images` adds images
-# that only the end-to-end tests use.
+# that only the end-to-end tests use, `make example-images` those of the multicluster examples.
 IMAGES ?= space-server init mailbox-controller where-resolver placement-translator syncer
 E2E_IMAGES := kubectl
+EXAMPLE_IMAGES := helloworld deploymentcopy podghost
+# The syncer runs in every workload execution cluster, whatever its machines, so its image is
+# a multi-platform index: one image per platform, each with the syncer cross-compiled for it.
+# The other images are for the build machine's platform.
+SYNCER_PLATFORMS ?= linux/amd64,linux/arm64,linux/s390x
+comma := ,
+# `make build-kubestellar-syncer-image DOCKER_REPO=quay.io/me/syncer` also pushes the syncer there.
+DOCKER_REPO ?=
 # Each image: its entrypoint, then the other binaries beside it in /usr/local/bin.
 IMAGE_BINS_space-server := kubestellar-space-server kube-apiserver kube-controller-manager
 IMAGE_BINS_init := kubestellar
@@ -152,6 +162,9 @@ IMAGE_BINS_where-resolver := kubestellar-where-resolver
 IMAGE_BINS_placement-translator := placement-translator
 IMAGE_BINS_syncer := kubestellar-syncer
 IMAGE_BINS_kubectl := kubectl
+IMAGE_BINS_helloworld := helloworld
+IMAGE_BINS_deploymentcopy := deploymentcopy
+IMAGE_BINS_podghost := podghost
 IMAGE_COMMANDS := $(sort $(foreach i,$(IMAGES),$(filter-out kube-apiserver kube-controller-manager kubectl,$(IMAGE_BINS_$(i)))))
 # Binaries in images are stamped with the commit's time rather than the build's, and image
 # files with the same time, so that one commit gives the same images on every build.
@@ -164,12 +177,30 @@ IMAGE_LDFLAGS := -s -w \
 	-X $(PKG)/pkg/version.buildDate=$(IMAGE_BUILD_DATE)
 # Upstream binaries come from the cached Go module builds, which are static (CGO_ENABLED=0).
 image_bin = $(if $(filter kube-apiserver kube-controller-manager kubectl,$(1)),$(KUBE_BIN_DIR)/$(1),$(IMAGE_BIN_DIR)/$(1))
+# The labels of image $(1).
+image_labels = --label org.opencontainers.image.title=$(1) \
+	  --label org.opencontainers.image.version=$(IMAGE_TAG) \
+	  --label org.opencontainers.image.revision=$(GIT_COMMIT) \
+	  --label org.opencontainers.image.source=https://$(PKG) \
+	  --created $(IMAGE_BUILD_DATE)
 
 .PHONY: images
 images: $(addprefix image-,$(IMAGES)) ## Build every component image into _output/images/<component>.tar, tagged $(REGISTRY)/$(REPOSITORY)/<component>:$(IMAGE_TAG).
 
 .PHONY: e2e-images
 e2e-images: images $(addprefix image-,$(E2E_IMAGES)) ## Build the component images and those only the end-to-end tests use (kubectl).
+
+.PHONY: example-images
+example-images: $(addprefix image-,$(EXAMPLE_IMAGES)) ## Build the images of the multicluster examples (examples/), named like the components'.
+
+.PHONY: build-kubestellar-syncer-image
+build-kubestellar-syncer-image: image-syncer ## The syncer image for SYNCER_PLATFORMS (default linux/amd64,linux/arm64,linux/s390x), as image-syncer; with DOCKER_REPO, pushed to $(DOCKER_REPO):$(IMAGE_TAG).
+	@if [ -n "$(DOCKER_REPO)" ]; then $(IMAGEBUILD) push --image $(IMAGES_DIR)/syncer.tar --ref $(DOCKER_REPO):$(IMAGE_TAG); fi
+
+.PHONY: build-kubestellar-syncer-image-local
+build-kubestellar-syncer-image-local: ## The syncer image for this machine's platform alone; prints its reference, as in image=$(make -s build-kubestellar-syncer-image-local).
+	@$(MAKE) --no-print-directory image-syncer SYNCER_PLATFORMS=linux/$(shell $(GO) env GOARCH) >&2
+	@echo $(REGISTRY)/$(REPOSITORY)/syncer:$(IMAGE_TAG)
 
 .PHONY: push
 push: images ## Push the component images to $(REGISTRY)/$(REPOSITORY) (credentials: docker login / config.json).
@@ -183,20 +214,42 @@ image-binaries: $(KUBE_BIN_DIR)/kube-apiserver $(KUBE_BIN_DIR)/kube-controller-m
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(IMAGE_LDFLAGS)' -o $(IMAGE_BIN_DIR)/ $(addprefix ./cmd/,$(IMAGE_COMMANDS))
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(IMAGE_BIN_DIR)/ ./hack/imagebuild
 
+.PHONY: example-binaries
+example-binaries:
+	@mkdir -p $(IMAGE_BIN_DIR)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(IMAGE_LDFLAGS)' -o $(IMAGE_BIN_DIR)/ $(addprefix ./examples/,$(EXAMPLE_IMAGES))
+
+# The syncer for each of SYNCER_PLATFORMS, in $(IMAGE_BIN_DIR)/<os>_<arch>/.
+.PHONY: syncer-binaries
+syncer-binaries:
+	@for p in $(subst $(comma), ,$(SYNCER_PLATFORMS)); do \
+	  IFS=/ read -r os arch variant <<<"$$p"; \
+	  if [ -z "$$os" ] || [ -z "$$arch" ] || [ -n "$$variant" ]; then \
+	    echo "SYNCER_PLATFORMS: '$$p' is not OS/ARCH, such as linux/arm64 (comma-separated, no variants)" >&2; exit 1; \
+	  fi; \
+	  echo "Building kubestellar-syncer for $$os/$$arch"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(IMAGE_LDFLAGS)' -o $(IMAGE_BIN_DIR)/$${os}_$${arch}/ ./cmd/kubestellar-syncer; \
+	done
+
+image-syncer: image-binaries syncer-binaries
+	@$(IMAGEBUILD) --if-changed --format oci --index --platform $(SYNCER_PLATFORMS) \
+	  --ref $(REGISTRY)/$(REPOSITORY)/syncer:$(IMAGE_TAG) \
+	  --entrypoint /usr/local/bin/kubestellar-syncer \
+	  --file '$(IMAGE_BIN_DIR)/{os}_{arch}/kubestellar-syncer:/usr/local/bin/kubestellar-syncer' \
+	  $(call image_labels,syncer) \
+	  --output $(IMAGES_DIR)/syncer.tar
+
 image-%: image-binaries
-	@[ -n "$(IMAGE_BINS_$*)" ] || { echo "unknown image $*; known: $(IMAGES) $(E2E_IMAGES)" >&2; exit 1; }
+	@[ -n "$(IMAGE_BINS_$*)" ] || { echo "unknown image $*; known: $(IMAGES) $(E2E_IMAGES) $(EXAMPLE_IMAGES)" >&2; exit 1; }
 	@$(IMAGEBUILD) --if-changed --format oci \
 	  --ref $(REGISTRY)/$(REPOSITORY)/$*:$(IMAGE_TAG) \
 	  --entrypoint /usr/local/bin/$(firstword $(IMAGE_BINS_$*)) \
 	  $(foreach b,$(IMAGE_BINS_$*),--file $(call image_bin,$(b)):/usr/local/bin/$(b)) \
-	  --label org.opencontainers.image.title=$* \
-	  --label org.opencontainers.image.version=$(IMAGE_TAG) \
-	  --label org.opencontainers.image.revision=$(GIT_COMMIT) \
-	  --label org.opencontainers.image.source=https://$(PKG) \
-	  --created $(IMAGE_BUILD_DATE) \
+	  $(call image_labels,$*) \
 	  --output $(IMAGES_DIR)/$*.tar
 
 image-kubectl: $(KUBE_BIN_DIR)/kubectl
+$(addprefix image-,$(EXAMPLE_IMAGES)): example-binaries
 
 .PHONY: print-registry print-repository print-image-tag
 print-registry: ## Print the registry the images are named for.

@@ -5,8 +5,13 @@
 # is idempotent. See --help.
 set -euo pipefail
 
-# The release this copy of the script belongs to; `make dist` stamps it.
-release_version=v0.0.0-dev
+# The release this copy of the script belongs to; `make dist` stamps it. A copy taken from the
+# source tree has none, so it installs the newest release.
+release_version=
+
+# Where releases are published: URL/download/VERSION/ASSET is a release's archive, and
+# URL/latest redirects to URL/tag/VERSION of the newest regular release (GitHub's layout).
+releases_url=${KUBESTELLAR_RELEASES_URL:-https://github.com/kubestellar/kubestellar/releases}
 
 program=${0##*/}
 
@@ -14,32 +19,44 @@ usage() {
   cat <<USAGE
 Usage: $program [flags] [-- extra flags for 'kubestellar start' or 'kubectl kubestellar deploy']
 
-Installs the KubeStellar release archive into a folder (unless kubestellar,
-kubectl-kubestellar and kubestellar-space-server are already on PATH), then either
-  - starts the core as bare processes on this machine ('kubestellar start'), or
-  - with --endpoint-address or --openshift true, deploys it into the cluster the current
-    kubeconfig reaches ('kubectl kubestellar deploy') and fetches its external kubeconfig,
+Installs the KubeStellar release archive into DIR/kubestellar (bin/, charts/, README.md;
+unless kubestellar, kubectl-kubestellar and kubestellar-space-server are already on PATH),
+then either
+  - starts the core as bare processes on this machine ('kubestellar start'; state in
+    DIR/.kubestellar, logs in DIR/kubestellar-logs), or
+  - with --endpoint-address (or --external-endpoint) or --openshift true, deploys it into the
+    cluster the current kubeconfig reaches ('kubectl kubestellar deploy') and fetches its
+    external kubeconfig into DIR/kubestellar.kubeconfig,
 and prints the export lines that make a shell use it.
 
 Flags:
-  --kubestellar-version VERSION  release to install (default: $release_version, the release of this script)
-  --archive URL|FILE             the release archive (default: the GitHub release asset,
-                                 https://github.com/kubestellar/kubestellar/releases/download/VERSION/kubestellar_VERSION_OS_ARCH.tar.gz)
+  --kubestellar-version VERSION  release to install, such as v0.21.0, or latest: the newest regular
+                                 release, found by following $releases_url/latest
+                                 (default: $(if [ -n "$release_version" ]; then echo "$release_version, the release of this script"; else echo "latest"; fi))
+  --archive URL|FILE             the release archive (default: the release asset,
+                                 $releases_url/download/VERSION/kubestellar_VERSION_OS_ARCH.tar.gz)
   --os OS                        linux or darwin (default: this machine's)
   --arch ARCH                    amd64, arm64, ppc64le or s390x (default: this machine's)
-  --ensure-folder DIR            where to unpack, and where bare processes keep their state
-                                 and logs (default: ./kubestellar-VERSION)
+  --ensure-folder DIR            parent folder of the installation, created if missing (default: .)
   --openshift true|false         deploy into an OpenShift cluster, exposed by a Route (default: false)
   --endpoint-address HOST:PORT   deploy into the current cluster, reachable from outside at HOST:PORT
+  --external-endpoint HOST:PORT  the same as --endpoint-address (the name 'kubectl kubestellar deploy' uses)
   --host-ns NAMESPACE            namespace to deploy into (default: kubestellar)
+  --kcp-version VERSION          accepted and ignored: this KubeStellar runs no kcp (its space
+                                 server is part of the KubeStellar release)
   --bind-address IP              bare processes: IP address the space server listens on (default: every address)
   --secure-port PORT             bare processes: port of the space server (default: 6443)
   -V, --verbose                  more detail, here and in the processes' logs
   -X                             print each command as it runs (set -x)
   -h, --help                     show this help
 
+Environment:
+  KUBESTELLAR_RELEASES_URL       where releases are published (default:
+                                 https://github.com/kubestellar/kubestellar/releases)
+
 Examples:
-  $program --archive kubestellar_${release_version}_linux_amd64.tar.gz
+  $program --kubestellar-version latest
+  $program --archive kubestellar_v0.21.0_linux_amd64.tar.gz --ensure-folder ~/ks
   $program --endpoint-address kubestellar.example.com:443 --host-ns kubestellar
   $program --openshift true
 USAGE
@@ -76,6 +93,7 @@ arch=""
 folder=""
 openshift=false
 endpoint=""
+kcp_version=""
 host_ns=kubestellar
 bind_address=""
 secure_port=6443
@@ -101,7 +119,7 @@ while [ $# -gt 0 ]; do
       ;;
   esac
   case $flag in
-    --kubestellar-version | --archive | --os | --arch | --ensure-folder | --openshift | --endpoint-address | --host-ns | --bind-address | --secure-port)
+    --kubestellar-version | --archive | --os | --arch | --ensure-folder | --openshift | --endpoint-address | --external-endpoint | --host-ns | --bind-address | --secure-port | --kcp-version)
       need_value "$flag" $# "${2-}"
       value=$2
       shift 2
@@ -112,7 +130,13 @@ while [ $# -gt 0 ]; do
         --arch) arch=$value ;;
         --ensure-folder) folder=$value ;;
         --openshift) openshift=$value ;;
-        --endpoint-address) endpoint=$value ;;
+        --endpoint-address | --external-endpoint)
+          if [ -n "$endpoint" ] && [ "$endpoint" != "$value" ]; then
+            usage_error "--endpoint-address and --external-endpoint name the same setting; give one value, not '$endpoint' and '$value'"
+          fi
+          endpoint=$value
+          ;;
+        --kcp-version) kcp_version=$value ;;
         --host-ns) host_ns=$value ;;
         --bind-address) bind_address=$value ;;
         --secure-port) secure_port=$value ;;
@@ -177,10 +201,14 @@ if [ -n "$bind_address" ] && ! [[ $bind_address =~ ^[0-9.]+$|: ]]; then
   usage_error "--bind-address must be an IP address, not '$bind_address'"
 fi
 
+if [ -n "$kcp_version" ]; then
+  say "Note: --kcp-version $kcp_version is ignored: this KubeStellar runs no kcp; its space server comes in the KubeStellar release."
+fi
+
 # An archive named as a release asset tells the version and platform it holds.
 asset_re='^kubestellar_(v[^_]+)_([a-z0-9]+)_([a-z0-9]+)\.tar\.gz$'
 if [ -n "$archive" ] && [[ ${archive##*/} =~ $asset_re ]]; then
-  if [ -z "$version" ]; then
+  if [ -z "$version" ] || [ "$version" = latest ]; then
     version=${BASH_REMATCH[1]}
   elif [ "$version" != "${BASH_REMATCH[1]}" ]; then
     usage_error "--archive ${archive##*/} holds release ${BASH_REMATCH[1]}, not --kubestellar-version $version"
@@ -189,37 +217,70 @@ if [ -n "$archive" ] && [[ ${archive##*/} =~ $asset_re ]]; then
     usage_error "--archive ${archive##*/} is for ${BASH_REMATCH[2]}/${BASH_REMATCH[3]}, not $os/$arch (see --os and --arch)"
   fi
 fi
-version=${version:-$release_version}
-if ! [[ $version =~ ^v[0-9]+\.[0-9]+\.[0-9]+ ]]; then
-  usage_error "--kubestellar-version must be a release version such as v0.21.0, not '$version'"
+version=${version:-${release_version:-latest}}
+if [ "$version" != latest ] && ! [[ $version =~ ^v[0-9]+\.[0-9]+\.[0-9]+ ]]; then
+  usage_error "--kubestellar-version must be latest or a release version such as v0.21.0, not '$version'"
 fi
-asset=kubestellar_${version}_${os}_${arch}.tar.gz
-archive=${archive:-https://github.com/kubestellar/kubestellar/releases/download/$version/$asset}
-folder=${folder:-./kubestellar-$version}
 case $archive in
-  http://* | https://* | file://*) ;;
+  "" | http://* | https://* | file://*) ;;
   *) [ -f "$archive" ] || usage_error "--archive $archive: no such file" ;;
 esac
 
-mkdir -p -- "$folder" || fail "--ensure-folder $folder cannot be created"
-folder=$(cd -- "$folder" && pwd)
-
 # The binaries: those on PATH when all are there, else the release's, unpacked once.
 commands=(kubestellar kubectl-kubestellar kubestellar-space-server)
-bin_dir=""
 on_path=true
 for c in "${commands[@]}"; do
   command -v "$c" >/dev/null || on_path=false
 done
+
+# latest_release follows $releases_url/latest, which redirects to the page of the newest
+# regular release (drafts and pre-releases are never "latest"), and prints its version.
+latest_release() {
+  command -v curl >/dev/null || fail "curl is needed to find the newest release; install it, or pass --kubestellar-version VERSION and --archive FILE"
+  local url found
+  url=$(curl --fail --location --silent --show-error --output /dev/null --write-out '%{url_effective}' -- "$releases_url/latest") ||
+    fail "could not find the newest release at $releases_url/latest; pass --kubestellar-version VERSION (such as v0.21.0) or --archive FILE"
+  found=${url%/}
+  found=${found##*/}
+  if [[ $url != */tag/* ]] || ! [[ $found =~ ^v[0-9]+\.[0-9]+\.[0-9]+ ]]; then
+    fail "$releases_url/latest led to $url, not to a release; there may be no release yet: pass --kubestellar-version VERSION or --archive FILE"
+  fi
+  echo "$found"
+}
+
+# What is installed: a release, or (an archive named otherwise) whatever that archive holds.
+if [ "$on_path" = false ] && [ "$version" = latest ] && [ -z "$archive" ]; then
+  version=$(latest_release)
+  say "The newest KubeStellar release is $version"
+fi
+if [ "$version" = latest ]; then
+  what="KubeStellar"
+  identity="archive $archive $os/$arch"
+else
+  what="KubeStellar $version"
+  identity="$version $os/$arch"
+fi
+asset=kubestellar_${version}_${os}_${arch}.tar.gz
+archive=${archive:-$releases_url/download/$version/$asset}
+
+folder=${folder:-.}
+mkdir -p -- "$folder" || fail "--ensure-folder $folder cannot be created"
+folder=$(cd -- "$folder" && pwd)
+install_dir=$folder/kubestellar
+
 if [ "$on_path" = true ]; then
   bin_dir=$(cd -- "$(dirname -- "$(command -v kubestellar)")" && pwd)
   say "Using the KubeStellar commands on PATH, in $bin_dir"
+  if [ "$version" = latest ]; then
+    what="KubeStellar $(kubestellar-release 2>/dev/null || echo "from $bin_dir")"
+  fi
 else
-  bin_dir=$folder/bin
-  marker=$folder/.kubestellar-release
-  if [ -f "$marker" ] && [ "$(cat -- "$marker")" = "$version $os/$arch" ]; then
-    say "KubeStellar $version for $os/$arch is already unpacked in $folder"
+  bin_dir=$install_dir/bin
+  marker=$install_dir/.kubestellar-release
+  if [ -f "$marker" ] && [ "$(cat -- "$marker")" = "$identity" ]; then
+    say "$what for $os/$arch is already unpacked in $install_dir"
   else
+    mkdir -p -- "$install_dir" || fail "$install_dir cannot be created"
     download=""
     trap 'if [ -n "$download" ]; then rm -f -- "$download"; fi' EXIT
     case $archive in
@@ -237,14 +298,14 @@ else
         file=$archive
         ;;
     esac
-    say "Unpacking $archive into $folder"
+    say "Unpacking $archive into $install_dir"
     tar_flags=(-xzf)
     if [ "$verbose" = true ]; then tar_flags=(-xvzf); fi
-    tar "${tar_flags[@]}" "$file" -C "$folder" >&2 || fail "$archive is not a KubeStellar release archive (tar could not unpack it)"
+    tar "${tar_flags[@]}" "$file" -C "$install_dir" >&2 || fail "$archive is not a KubeStellar release archive (tar could not unpack it)"
     for c in "${commands[@]}"; do
       [ -x "$bin_dir/$c" ] || fail "$archive is not a KubeStellar release archive: it has no bin/$c"
     done
-    echo "$version $os/$arch" >"$marker"
+    echo "$identity" >"$marker"
   fi
 fi
 export PATH="$bin_dir:$PATH"
@@ -258,7 +319,7 @@ if [ -n "$endpoint" ] || [ "$openshift" = true ]; then
   deploy=(kubectl-kubestellar deploy -n "$host_ns")
   if [ -n "$endpoint" ]; then deploy+=(--external-endpoint "$endpoint"); fi
   if [ "$openshift" = true ]; then deploy+=(--openshift=true); fi
-  say "Deploying KubeStellar $version into namespace $host_ns of the current cluster"
+  say "Deploying $what into namespace $host_ns of the current cluster"
   detail "+ kubectl ${deploy[*]:1} ${extra[*]+${extra[*]}}"
   "${deploy[@]}" ${extra[@]+"${extra[@]}"} >&2 || fail "kubectl kubestellar deploy failed; see above"
   kubeconfig=$folder/kubestellar.kubeconfig
@@ -272,7 +333,7 @@ if [ -n "$endpoint" ] || [ "$openshift" = true ]; then
     sleep 5
   done
 else
-  say "Starting KubeStellar $version as processes on this machine, state and logs in $folder"
+  say "Starting $what as processes on this machine, state and logs in $folder"
   start=(kubestellar start --root-dir "$folder/.kubestellar" --log-folder "$folder/kubestellar-logs" --secure-port "$secure_port")
   if [ -n "$bind_address" ]; then start+=(--bind-address "$bind_address"); fi
   (cd -- "$folder" && "${start[@]}" ${vflags[@]+"${vflags[@]}"} ${extra[@]+"${extra[@]}"}) >&2 ||

@@ -166,6 +166,7 @@ func TestCommonObjects(t *testing.T) {
 		assert.Equal(t, "v0.0.0-dev", labels["app.kubernetes.io/version"], "%s labels", key)
 		assert.Equal(t, "Helm", labels["app.kubernetes.io/managed-by"], "%s labels", key)
 		assert.Equal(t, "core", labels["app.kubernetes.io/component"], "%s labels", key)
+		assert.Equal(t, "kubestellar", labels["app"], "%s labels", key)
 	}
 
 	svc := decode[corev1.Service](t, r, "Service/kubestellar")
@@ -178,6 +179,10 @@ func TestCommonObjects(t *testing.T) {
 	for k, v := range d.Spec.Selector.MatchLabels {
 		assert.Equal(t, v, d.Spec.Template.Labels[k], "the Deployment selects its own pod")
 	}
+	// The original documents' `kubectl get pod --selector=app=kubestellar` finds the pod; the
+	// selector itself stays what earlier releases had, since an upgrade cannot change it.
+	assert.Equal(t, "kubestellar", d.Spec.Template.Labels["app"])
+	assert.NotContains(t, d.Spec.Selector.MatchLabels, "app")
 
 	secret := decode[corev1.Secret](t, r, "Secret/kubestellar")
 	assert.Equal(t, corev1.SecretTypeOpaque, secret.Type)

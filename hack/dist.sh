@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the release archives. For each OS/ARCH, kubestellar_<version>_<os>_<arch>.tar.gz holds
 # bin/ (every command under cmd/, plus the kube-apiserver and kube-controller-manager the space
-# server runs beside itself), charts/ (chart versions set to the release) and README.md.
+# server runs beside itself, and the kubectl of the same Kubernetes release, which the
+# documented commands type), charts/ (chart versions set to the release) and README.md.
 # Beside them: bootstrap-kubestellar.sh, stamped with the release version, and SHA256SUMS.
 # Archives are reproducible in file order, owners, modes and times (the last commit's time).
 # Usage: hack/dist.sh OUTPUT_DIR OS/ARCH...
@@ -54,7 +55,7 @@ for platform in "$@"; do
   CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath -ldflags "$LDFLAGS" -o "$root/bin/" ./cmd/...
   kube_dir=$KUBE_BIN_DIR
   [ "$platform" = "$host" ] || kube_dir=$KUBE_BIN_DIR/${os}_${arch}
-  for b in kube-apiserver kube-controller-manager; do
+  for b in kube-apiserver kube-controller-manager kubectl; do
     kube_binary "$b" "$os" "$arch" "$kube_dir"
     cp "$kube_dir/$b" "$root/bin/$b"
   done

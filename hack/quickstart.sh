@@ -74,7 +74,7 @@ declare -A syncer_ns
 for spec in "florin env=prod region=eu" "guilder env=prod extended=yes region=us"; do
   read -r wec labels <<<"$spec"
   # shellcheck disable=SC2086
-  out=$(kubectl-kubestellar prep-for-cluster "$wec" $labels -o "$work/$wec-syncer.yaml")
+  out=$(kubectl-kubestellar prep-for-cluster --imw root:imw1 "$wec" $labels -o "$work/$wec-syncer.yaml")
   echo "$out"
   syncer_ns[$wec]=$(sed -n 's/.*get deployment -n \([^ ]*\) .*/\1/p' <<<"$out")
 done

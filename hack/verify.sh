@@ -13,7 +13,7 @@ git ls-files -co --exclude-standard -z | while IFS= read -r -d '' f; do
   [ -e "$f" ] && cp --parents -- "$f" "$tmp/"
 done
 hack/generate.sh "$controller_gen" "$tmp"
-generated=$(cd "$tmp" && find deploy/crds pkg/apis -type f \( -name '*.yaml' -o -name 'zz_generated.*.go' \) | sort)
+generated=$(cd "$tmp" && find deploy/crds pkg/apis examples/podghost/api examples/podghost/config -type f \( -name '*.yaml' -o -name 'zz_generated.*.go' \) | sort)
 stale=()
 for f in $generated; do
   cmp -s "$f" "$tmp/$f" || stale+=("$f")

@@ -23,6 +23,9 @@ func TestStampedBuild(t *testing.T) {
 	require.NoError(t, err)
 	var info map[string]string
 	require.NoError(t, json.Unmarshal(out, &info))
+	assert.True(t, strings.HasPrefix(string(out), `{"major":"1","minor":"2","gitVersion":"v1.2.3",`), "the documents' field order: %s", out)
+	assert.Equal(t, "1", info["major"])
+	assert.Equal(t, "2", info["minor"])
 	assert.Equal(t, "0123abcd", info["gitCommit"])
 	assert.Equal(t, "clean", info["gitTreeState"])
 	assert.Equal(t, "2026-01-02T03:04:05Z", info["buildDate"])

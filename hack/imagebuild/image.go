@@ -96,29 +96,133 @@ func Build(spec Spec, output string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	layerFile, err := os.CreateTemp(filepath.Dir(output), ".imagebuild-layer-*.tar.gz")
+	scratch, err := os.MkdirTemp(filepath.Dir(output), ".imagebuild-")
 	if err != nil {
-		return "", fmt.Errorf("creating a temporary layer file next to %s: %w", output, err)
+		return "", fmt.Errorf("creating a scratch directory next to %s: %w", output, err)
 	}
-	defer func() { _ = os.Remove(layerFile.Name()) }()
+	defer func() { _ = os.RemoveAll(scratch) }()
+	img, err := assemble(spec, scratch)
+	if err != nil {
+		return "", err
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return "", fmt.Errorf("computing the image digest: %w", err)
+	}
+	err = replaceFile(output, func(tmp string) error {
+		if spec.Format == FormatOCI {
+			return writeOCIToFile(tmp, tag, img, spec.Created)
+		}
+		return tarball.WriteToFile(tmp, tag, img)
+	})
+	if err != nil {
+		return "", err
+	}
+	return digest.String(), nil
+}
+
+// BuildIndex assembles one image per spec, each for its own platform, and writes them to
+// output as one multi-platform image: an OCI image index, named by the specs' common Ref,
+// in an OCI image layout in a tar. It returns the index digest.
+func BuildIndex(specs []Spec, output string) (string, error) {
+	if len(specs) == 0 {
+		return "", fmt.Errorf("no platform to build for")
+	}
+	var tag name.Tag
+	seen := map[string]bool{}
+	for _, spec := range specs {
+		t, err := validate(spec)
+		if err != nil {
+			return "", err
+		}
+		tag = t
+		if spec.Ref != specs[0].Ref {
+			return "", fmt.Errorf("the images of one index share one --ref, not %s and %s", specs[0].Ref, spec.Ref)
+		}
+		if spec.Format != FormatOCI {
+			return "", fmt.Errorf("a multi-platform image is written as an OCI image layout: use --format %s", FormatOCI)
+		}
+		p := platformString(spec)
+		if seen[p] {
+			return "", fmt.Errorf("--platform %s is given twice", p)
+		}
+		seen[p] = true
+	}
+	scratch, err := os.MkdirTemp(filepath.Dir(output), ".imagebuild-")
+	if err != nil {
+		return "", fmt.Errorf("creating a scratch directory next to %s: %w", output, err)
+	}
+	defer func() { _ = os.RemoveAll(scratch) }()
+	adds := make([]mutate.IndexAddendum, 0, len(specs))
+	for _, spec := range specs {
+		img, err := assemble(spec, scratch)
+		if err != nil {
+			return "", fmt.Errorf("the image for %s: %w", platformString(spec), err)
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
+			Platform: &v1.Platform{OS: spec.OS, Architecture: spec.Arch, Variant: spec.Variant},
+		}})
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	digest, err := idx.Digest()
+	if err != nil {
+		return "", fmt.Errorf("computing the index digest: %w", err)
+	}
+	if err := replaceFile(output, func(tmp string) error { return writeOCIToFile(tmp, tag, idx, specs[0].Created) }); err != nil {
+		return "", err
+	}
+	return digest.String(), nil
+}
+
+// platformString is OS/ARCH[/VARIANT].
+func platformString(spec Spec) string {
+	p := spec.OS + "/" + spec.Arch
+	if spec.Variant != "" {
+		p += "/" + spec.Variant
+	}
+	return p
+}
+
+// replaceFile has write fill a temporary file beside output, then moves it into place, so
+// that output is never half written.
+func replaceFile(output string, write func(tmp string) error) error {
+	tmp := output + ".tmp"
+	if err := write(tmp); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", output, err)
+	}
+	if err := os.Rename(tmp, output); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("moving the tarball into place: %w", err)
+	}
+	return nil
+}
+
+// assemble makes the image of spec, its layer compressed into a file in scratch, which must
+// stay until the image is written.
+func assemble(spec Spec, scratch string) (v1.Image, error) {
+	layerFile, err := os.CreateTemp(scratch, "layer-*.tar.gz")
+	if err != nil {
+		return nil, fmt.Errorf("creating a temporary layer file: %w", err)
+	}
 	// The layer is compressed once, here, so that computing its digest and writing it do
 	// not compress it again; gzip without a name or time in its header keeps it
 	// reproducible.
 	zw, err := gzip.NewWriterLevel(layerFile, gzip.DefaultCompression)
 	if err != nil {
 		_ = layerFile.Close()
-		return "", fmt.Errorf("compressing the layer: %w", err)
+		return nil, fmt.Errorf("compressing the layer: %w", err)
 	}
 	if err := writeLayer(zw, spec); err != nil {
 		_ = layerFile.Close()
-		return "", err
+		return nil, err
 	}
 	if err := zw.Close(); err != nil {
 		_ = layerFile.Close()
-		return "", fmt.Errorf("compressing the layer: %w", err)
+		return nil, fmt.Errorf("compressing the layer: %w", err)
 	}
 	if err := layerFile.Close(); err != nil {
-		return "", fmt.Errorf("writing the layer: %w", err)
+		return nil, fmt.Errorf("writing the layer: %w", err)
 	}
 
 	// An OCI layout holds OCI manifests; the docker format keeps docker's media types.
@@ -130,7 +234,7 @@ func Build(spec Spec, output string) (string, error) {
 	}
 	layer, err := tarball.LayerFromFile(layerFile.Name(), layerOpts...)
 	if err != nil {
-		return "", fmt.Errorf("reading back the layer: %w", err)
+		return nil, fmt.Errorf("reading back the layer: %w", err)
 	}
 	img, err := mutate.Append(base, mutate.Addendum{
 		Layer: layer,
@@ -141,11 +245,11 @@ func Build(spec Spec, output string) (string, error) {
 		},
 	})
 	if err != nil {
-		return "", fmt.Errorf("adding the layer: %w", err)
+		return nil, fmt.Errorf("adding the layer: %w", err)
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
-		return "", fmt.Errorf("reading the image configuration: %w", err)
+		return nil, fmt.Errorf("reading the image configuration: %w", err)
 	}
 	cfg = cfg.DeepCopy()
 	cfg.OS, cfg.Architecture, cfg.Variant = spec.OS, spec.Arch, spec.Variant
@@ -164,29 +268,9 @@ func Build(spec Spec, output string) (string, error) {
 	}
 	img, err = mutate.ConfigFile(img, cfg)
 	if err != nil {
-		return "", fmt.Errorf("setting the image configuration: %w", err)
+		return nil, fmt.Errorf("setting the image configuration: %w", err)
 	}
-	digest, err := img.Digest()
-	if err != nil {
-		return "", fmt.Errorf("computing the image digest: %w", err)
-	}
-
-	tmpOut := output + ".tmp"
-	switch spec.Format {
-	case FormatOCI:
-		err = writeOCIToFile(tmpOut, tag, img, spec.Created)
-	default:
-		err = tarball.WriteToFile(tmpOut, tag, img)
-	}
-	if err != nil {
-		_ = os.Remove(tmpOut)
-		return "", fmt.Errorf("writing %s: %w", output, err)
-	}
-	if err := os.Rename(tmpOut, output); err != nil {
-		_ = os.Remove(tmpOut)
-		return "", fmt.Errorf("moving the tarball into place: %w", err)
-	}
-	return digest.String(), nil
+	return img, nil
 }
 
 // validate checks what Build needs of spec and returns its reference.

@@ -369,3 +369,132 @@ func TestPushUploadsTheImageUnchanged(t *testing.T) {
 		})
 	}
 }
+
+func TestMultiPlatformIndexHasOneImagePerPlatform(t *testing.T) {
+	dir := t.TempDir()
+	platforms := []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}, {OS: "linux", Architecture: "s390x"}}
+	var list []string
+	for _, p := range platforms {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, p.OS+"_"+p.Architecture), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, p.OS+"_"+p.Architecture, "server"), []byte("server for "+p.Architecture), 0o755))
+		list = append(list, p.OS+"/"+p.Architecture)
+	}
+	out := filepath.Join(dir, "syncer.tar")
+	const ref = "ghcr.io/kubestellar/kubestellar/syncer:v1.2.3"
+	args := []string{"--if-changed", "--format", "oci", "--platform", strings.Join(list, ","), "--ref", ref,
+		"--entrypoint", "/usr/local/bin/server", "--file", filepath.Join(dir, "{os}_{arch}", "server") + ":/usr/local/bin/server", "--output", out}
+	require.NoError(t, run(args))
+
+	// index.json names one index, by the reference.
+	f, err := os.Open(out)
+	require.NoError(t, err)
+	defer func() { _ = f.Close() }()
+	var top v1.IndexManifest
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		require.NoError(t, err, "index.json in the tarball")
+		if hdr.Name == "index.json" {
+			require.NoError(t, json.NewDecoder(tr).Decode(&top))
+			break
+		}
+	}
+	require.Len(t, top.Manifests, 1)
+	assert.Equal(t, types.OCIImageIndex, top.Manifests[0].MediaType)
+	assert.Equal(t, ref, top.Manifests[0].Annotations["io.containerd.image.name"])
+
+	idx, cleanup, err := ReadIndex(out)
+	require.NoError(t, err)
+	defer cleanup()
+	digest, err := idx.Digest()
+	require.NoError(t, err)
+	assert.Equal(t, top.Manifests[0].Digest, digest)
+	im, err := idx.IndexManifest()
+	require.NoError(t, err)
+	require.Len(t, im.Manifests, len(platforms), "one image per platform")
+	for i, d := range im.Manifests {
+		require.NotNil(t, d.Platform, "the index says each image's platform")
+		assert.Equal(t, platforms[i], *d.Platform)
+		assert.Equal(t, types.OCIManifestSchema1, d.MediaType)
+		img, err := idx.Image(d.Digest)
+		require.NoError(t, err)
+		cfg, err := img.ConfigFile()
+		require.NoError(t, err)
+		assert.Equal(t, platforms[i].OS, cfg.OS, "the config of %s says its OS", d.Digest)
+		assert.Equal(t, platforms[i].Architecture, cfg.Architecture, "the config of %s says its architecture", d.Digest)
+		assert.Equal(t, []string{"/usr/local/bin/server"}, cfg.Config.Entrypoint)
+		assert.Equal(t, "server for "+platforms[i].Architecture, layerFile(t, img, "usr/local/bin/server"), "each image holds its own platform's binary")
+	}
+
+	// Unchanged inputs leave the tarball alone; the same inputs give the same index.
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	require.NoError(t, os.Chtimes(out, old, old))
+	require.NoError(t, run(args))
+	info, err := os.Stat(out)
+	require.NoError(t, err)
+	assert.Equal(t, old, info.ModTime())
+	require.NoError(t, os.Remove(out))
+	require.NoError(t, run(args))
+	again, cleanupAgain, err := ReadIndex(out)
+	require.NoError(t, err)
+	defer cleanupAgain()
+	againDigest, err := again.Digest()
+	require.NoError(t, err)
+	assert.Equal(t, digest, againDigest)
+
+	// Pushed, the registry serves the index and, per platform, that platform's image.
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	tag, err := name.NewTag(strings.TrimPrefix(srv.URL, "http://") + "/kubestellar/syncer:v1.2.3")
+	require.NoError(t, err)
+	pushed, err := Push(context.Background(), out, tag)
+	require.NoError(t, err)
+	assert.Equal(t, digest.String(), pushed)
+	for _, p := range platforms {
+		img, err := remote.Image(tag, remote.WithPlatform(p))
+		require.NoError(t, err)
+		cfg, err := img.ConfigFile()
+		require.NoError(t, err)
+		assert.Equal(t, p.Architecture, cfg.Architecture)
+	}
+}
+
+func TestMultiPlatformNeedsOCIAndDistinctPlatforms(t *testing.T) {
+	dir := t.TempDir()
+	amd := testSpec(t, dir, "localhost/x:1", FormatDocker)
+	arm := amd
+	arm.Arch = "arm64"
+	_, err := BuildIndex([]Spec{amd, arm}, filepath.Join(dir, "out.tar"))
+	assert.ErrorContains(t, err, "use --format oci")
+	amd.Format, arm.Format = FormatOCI, FormatOCI
+	_, err = BuildIndex([]Spec{amd, amd}, filepath.Join(dir, "out.tar"))
+	assert.ErrorContains(t, err, "--platform linux/amd64 is given twice")
+	other := arm
+	other.Ref = "localhost/y:1"
+	_, err = BuildIndex([]Spec{amd, other}, filepath.Join(dir, "out.tar"))
+	assert.ErrorContains(t, err, "share one --ref")
+}
+
+// layerFile returns the content of one file of an image's single layer.
+func layerFile(t *testing.T, img v1.Image, name string) string {
+	t.Helper()
+	layers, err := img.Layers()
+	require.NoError(t, err)
+	require.Len(t, layers, 1)
+	rc, err := layers[0].Uncompressed()
+	require.NoError(t, err)
+	defer func() { _ = rc.Close() }()
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			t.Fatalf("%s is not in the layer", name)
+		}
+		require.NoError(t, err)
+		if hdr.Name == name {
+			b, err := io.ReadAll(tr)
+			require.NoError(t, err)
+			return string(b)
+		}
+	}
+}

@@ -48,6 +48,24 @@ func inputsDigest(spec Spec) (string, error) {
 	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
+// inputsDigestAll is inputsDigest of a single image, or, for a multi-platform index, a
+// digest of the inputs of every platform's image in order.
+func inputsDigestAll(specs []Spec, index bool) (string, error) {
+	if !index && len(specs) == 1 {
+		return inputsDigest(specs[0])
+	}
+	h := sha256.New()
+	_, _ = io.WriteString(h, "index\n")
+	for _, spec := range specs {
+		d, err := inputsDigest(spec)
+		if err != nil {
+			return "", err
+		}
+		_, _ = io.WriteString(h, d+"\n")
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
 func hashFile(p string) (string, int64, error) {
 	f, err := os.Open(p)
 	if err != nil {

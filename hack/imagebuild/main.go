@@ -8,7 +8,13 @@
 // Usage:
 //
 //	imagebuild --ref REF --entrypoint PATH --file SRC:DEST[:MODE] [--file ...] --output FILE
+//	imagebuild --format oci --platform linux/amd64,linux/arm64 --file bin/{os}_{arch}/app:/app ...
 //	imagebuild push --image TARBALL --ref REF
+//
+// Given several platforms (or --index), it writes a multi-platform image: an OCI image
+// index, named by REF, of one image per platform, each with its own config naming its
+// platform; {os}, {arch} and {variant} in a --file SRC stand for each platform's parts, so
+// each image gets the binaries cross-compiled for it.
 //
 // With --if-changed, an output whose inputs (the flags and the content of every --file)
 // are those it was last written from is left alone; the digest of the inputs is kept in
@@ -62,7 +68,8 @@ func run(args []string) error {
 		env        = fs.StringArray("env", nil, "KEY=VALUE environment variable (repeatable; PATH defaults to "+defaultPath+")")
 		labels     = fs.StringArray("label", nil, "KEY=VALUE image label (repeatable)")
 		workdir    = fs.String("workdir", "/", "working directory of the entrypoint")
-		platform   = fs.String("platform", "linux/"+runtime.GOARCH, "OS/ARCH[/VARIANT] the image is for")
+		platforms  = fs.StringSlice("platform", []string{"linux/" + runtime.GOARCH}, "OS/ARCH[/VARIANT] the image is for; several (comma-separated or repeated) make a multi-platform index")
+		index      = fs.Bool("index", false, "write a multi-platform image index even for one --platform (needs --format oci)")
 		created    = fs.String("created", "", "creation time, RFC 3339 (default $SOURCE_DATE_EPOCH, else 1970-01-01T00:00:00Z)")
 		passwd     = fs.Bool("passwd", true, "write /etc/passwd and /etc/group naming root and the image's user")
 		output     = fs.String("output", "", "tarball to write (required)")
@@ -111,9 +118,23 @@ func run(args []string) error {
 	if spec.Labels, err = parseKeyValues("--label", *labels); err != nil {
 		return err
 	}
-	if spec.OS, spec.Arch, spec.Variant, err = parsePlatform(*platform); err != nil {
-		return err
+	var specs []Spec
+	for _, p := range *platforms {
+		ps := spec
+		if ps.OS, ps.Arch, ps.Variant, err = parsePlatform(p); err != nil {
+			return err
+		}
+		ps.Files = make([]File, len(spec.Files))
+		for i, f := range spec.Files {
+			f.Src = strings.NewReplacer("{os}", ps.OS, "{arch}", ps.Arch, "{variant}", ps.Variant).Replace(f.Src)
+			ps.Files[i] = f
+		}
+		specs = append(specs, ps)
 	}
+	if len(specs) == 0 {
+		return fmt.Errorf("--platform: at least one OS/ARCH is required")
+	}
+	multi := *index || len(specs) > 1
 	if spec.Created, err = parseCreated(*created, os.Getenv("SOURCE_DATE_EPOCH")); err != nil {
 		return err
 	}
@@ -124,7 +145,7 @@ func run(args []string) error {
 	start := time.Now()
 	var inputs string
 	if *ifChanged {
-		if inputs, err = inputsDigest(spec); err != nil {
+		if inputs, err = inputsDigestAll(specs, multi); err != nil {
 			return err
 		}
 		if digest, ok := upToDate(*output, inputs); ok {
@@ -133,7 +154,14 @@ func run(args []string) error {
 		}
 	}
 	_ = os.Remove(inputsFile(*output))
-	digest, err := Build(spec, *output)
+	var digest, what string
+	if multi {
+		digest, err = BuildIndex(specs, *output)
+		what = "index of " + strings.Join(*platforms, ", ")
+	} else {
+		digest, err = Build(specs[0], *output)
+		what = (*platforms)[0]
+	}
 	if err != nil {
 		return err
 	}
@@ -146,7 +174,7 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("checking the written tarball: %w", err)
 	}
-	fmt.Printf("wrote %s (%s, %.1f MiB) to %s in %.1fs\n", spec.Ref, digest, float64(info.Size())/(1<<20), *output, time.Since(start).Seconds())
+	fmt.Printf("wrote %s (%s, %s, %.1f MiB) to %s in %.1fs\n", spec.Ref, what, digest, float64(info.Size())/(1<<20), *output, time.Since(start).Seconds())
 	return nil
 }
 

@@ -53,19 +53,27 @@ func runPush(ctx context.Context, args []string) error {
 	return nil
 }
 
-// Push uploads the image held in tarball (as Build writes it, in either format) to tag and
-// returns its digest, which is the digest Build reported: pushing does not change the image.
+// Push uploads the image or multi-platform index held in tarball (as Build or BuildIndex
+// writes it) to tag and returns its digest, which is the digest Build or BuildIndex
+// reported: pushing does not change the image.
 func Push(ctx context.Context, tarballPath string, tag name.Tag, opts ...remote.Option) (string, error) {
-	img, cleanup, err := ReadImage(tarballPath)
+	a, cleanup, err := ReadArtifact(tarballPath)
 	if err != nil {
 		return "", err
 	}
 	defer cleanup()
-	digest, err := img.Digest()
+	digest, err := a.Digest()
 	if err != nil {
 		return "", fmt.Errorf("computing the digest of %s: %w", tarballPath, err)
 	}
-	if err := remote.Write(tag, img, append(opts, remote.WithContext(ctx))...); err != nil {
+	opts = append(opts, remote.WithContext(ctx))
+	switch x := a.(type) {
+	case v1.ImageIndex:
+		err = remote.WriteIndex(tag, x, opts...)
+	case v1.Image:
+		err = remote.Write(tag, x, opts...)
+	}
+	if err != nil {
 		return "", fmt.Errorf("pushing %s to %s: %w", tarballPath, tag.Name(), err)
 	}
 	return digest.String(), nil
@@ -74,6 +82,37 @@ func Push(ctx context.Context, tarballPath string, tag name.Tag, opts ...remote.
 // ReadImage opens the single image of a tarball written by Build. An OCI tarball is
 // extracted into a temporary directory, which cleanup removes once img is no longer used.
 func ReadImage(tarballPath string) (img v1.Image, cleanup func(), err error) {
+	a, cleanup, err := ReadArtifact(tarballPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, ok := a.(v1.Image)
+	if !ok {
+		cleanup()
+		return nil, nil, fmt.Errorf("%s holds a multi-platform index, not a single image", tarballPath)
+	}
+	return img, cleanup, nil
+}
+
+// ReadIndex opens the multi-platform index of a tarball written by BuildIndex, as ReadImage
+// opens an image.
+func ReadIndex(tarballPath string) (idx v1.ImageIndex, cleanup func(), err error) {
+	a, cleanup, err := ReadArtifact(tarballPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, ok := a.(v1.ImageIndex)
+	if !ok {
+		cleanup()
+		return nil, nil, fmt.Errorf("%s holds a single image, not a multi-platform index", tarballPath)
+	}
+	return idx, cleanup, nil
+}
+
+// ReadArtifact opens what a tarball written by Build or BuildIndex names: a v1.Image, or a
+// v1.ImageIndex of one image per platform. An OCI tarball is extracted into a temporary
+// directory, which cleanup removes once the result is no longer used.
+func ReadArtifact(tarballPath string) (a artifact, cleanup func(), err error) {
 	isOCI, err := tarHolds(tarballPath, "index.json")
 	if err != nil {
 		return nil, nil, err
@@ -108,12 +147,17 @@ func ReadImage(tarballPath string) (img v1.Image, cleanup func(), err error) {
 		cleanup()
 		return nil, nil, fmt.Errorf("%s holds %d images; want exactly one", tarballPath, len(manifest.Manifests))
 	}
-	img, err = idx.Image(manifest.Manifests[0].Digest)
+	d := manifest.Manifests[0]
+	if d.MediaType.IsIndex() {
+		a, err = idx.ImageIndex(d.Digest)
+	} else {
+		a, err = idx.Image(d.Digest)
+	}
 	if err != nil {
 		cleanup()
 		return nil, nil, fmt.Errorf("reading the image of %s: %w", tarballPath, err)
 	}
-	return img, cleanup, nil
+	return a, cleanup, nil
 }
 
 // tarHolds reports whether the tar file holds an entry called entry.

@@ -5,10 +5,12 @@ import (
 	"flag"
 	"os"
 	"os/signal"
+	"regexp"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -26,6 +28,9 @@ type Command struct {
 	BindAddress string
 	// Setup adds the binary's controllers to the manager, given the parsed options.
 	Setup func(ctx context.Context, mgr *multicluster.Manager, o *Options) error
+	// FlagAliases maps other names of flags, such as the original documents' names, to the
+	// flags' own names (without dashes); either name may be typed.
+	FlagAliases map[string]string
 }
 
 // Main runs the controller binary described by c and exits.
@@ -43,6 +48,7 @@ func Main(c Command) {
 			cmd.SilenceUsage = true
 			logger := klog.NewKlogr()
 			ctrl.SetLogger(logger)
+			logFlags(logger, cmd.Flags())
 			ctx := klog.NewContext(cmd.Context(), logger)
 			return Run(ctx, opts, apis.NewScheme(), func(ctx context.Context, mgr *multicluster.Manager) error {
 				return c.Setup(ctx, mgr, opts)
@@ -53,6 +59,15 @@ func Main(c Command) {
 	goFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(goFlags)
 	cmd.Flags().AddGoFlagSet(goFlags)
+	if len(c.FlagAliases) > 0 {
+		// pflag resolves every name typed through this, so an alias sets the flag itself.
+		cmd.SetGlobalNormalizationFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+			if to, ok := c.FlagAliases[name]; ok {
+				return pflag.NormalizedName(to)
+			}
+			return pflag.NormalizedName(name)
+		})
+	}
 
 	// Run returns within --shutdown-timeout (and the release of the lease); the deadline
 	// here catches whatever else might hang on the way out.
@@ -62,6 +77,21 @@ func Main(c Command) {
 	if err != nil {
 		os.Exit(1)
 	}
+}
+
+// secretFlag matches the names of flags whose values must not reach a log.
+var secretFlag = regexp.MustCompile(`(?i)token|password|secret|credential`)
+
+// logFlags logs every flag and its value, one line each, at verbosity 1, as the original
+// controllers did at startup; values of flags that may hold secrets are left out.
+func logFlags(logger klog.Logger, fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		value := f.Value.String()
+		if secretFlag.MatchString(f.Name) {
+			value = "(redacted)"
+		}
+		logger.V(1).Info("Command line flag", f.Name, value)
+	})
 }
 
 // SignalContext returns a context that ends on the first SIGTERM or SIGINT. A second such

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,11 @@ type Options struct {
 	// BindAddress is the IP address the local space server listens on; its own default
 	// (every address) when empty.
 	BindAddress string
+	// ExternalHostname is the DNS name or IP address by which other machines (a WEC's syncer
+	// among them) reach the local space server; it goes into the admin kubeconfig, and so into
+	// every syncer manifest, and the serving certificate covers it. When empty: BindAddress if
+	// given, else an address of this machine that others can reach (see ReachableHost).
+	ExternalHostname string
 	// SecurePort is the local space server's port.
 	SecurePort int
 	// ControllerPort is where the first controller serves /metrics, /healthz and /readyz on
@@ -88,14 +94,22 @@ func (o *Options) kubeconfig() (string, string) {
 	return o.Kubeconfig, o.Context
 }
 
+// binDir is BinDir, else the folder holding this program.
+func (o *Options) binDir() (string, error) {
+	if o.BinDir != "" {
+		return filepath.Abs(o.BinDir)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(self), nil
+}
+
 func (o *Options) bin(name string) (string, error) {
-	dir := o.BinDir
-	if dir == "" {
-		self, err := os.Executable()
-		if err != nil {
-			return "", err
-		}
-		dir = filepath.Dir(self)
+	dir, err := o.binDir()
+	if err != nil {
+		return "", err
 	}
 	if p := filepath.Join(dir, name); fileExists(p) {
 		return p, nil
@@ -147,6 +161,13 @@ func Start(ctx context.Context, o *Options) error {
 		if o.BindAddress != "" {
 			args = append(args, "--bind-address", o.BindAddress)
 		}
+		host := o.advertisedHost(ctx)
+		if host != "" {
+			args = append(args, "--advertise-address", host)
+		} else {
+			o.say("Found no address of this machine that other machines can reach; the kubeconfig says localhost, " +
+				"which works on this machine only (give --external-hostname to choose the address)")
+		}
 		// The server writes its kubeconfig once it serves every space; one left by an earlier
 		// run would say so too early.
 		if err := os.Remove(o.KubeconfigPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -181,8 +202,67 @@ func Start(ctx context.Context, o *Options) error {
 		return fmt.Errorf("%w (the processes keep running; see the logs in %s, and `kubestellar stop` to stop them)", err, o.LogFolder)
 	}
 	o.say("KubeStellar is running. To use it:")
+	if dir, err := o.binDir(); err == nil {
+		o.say("  export PATH=%s:$PATH", dir)
+	}
 	o.say("  export KUBECONFIG=%s", kubeconfig)
 	return nil
+}
+
+// advertisedHost is the host the local space server gives its clients: ExternalHostname,
+// else BindAddress when it is a specific address, else ReachableHost.
+func (o *Options) advertisedHost(ctx context.Context) string {
+	if o.ExternalHostname != "" {
+		return o.ExternalHostname
+	}
+	if ip := net.ParseIP(o.BindAddress); ip != nil && !ip.IsUnspecified() {
+		return ip.String()
+	}
+	return ReachableHost(ctx)
+}
+
+// ReachableHost returns an address of this machine that other machines can reach, as kcp
+// chooses the one it writes into its kubeconfig: the first non-loopback IPv4 address of an
+// interface that is up, else the host name when it resolves to a non-loopback address. It
+// returns "" when there is neither.
+func ReachableHost(ctx context.Context) string {
+	if ifaces, err := net.Interfaces(); err == nil {
+		for _, iface := range ifaces {
+			if iface.Flags&net.FlagUp == 0 || iface.Flags&net.FlagLoopback != 0 {
+				continue
+			}
+			addrs, err := iface.Addrs()
+			if err != nil {
+				continue
+			}
+			for _, a := range addrs {
+				ipnet, ok := a.(*net.IPNet)
+				if !ok {
+					continue
+				}
+				// Link-local addresses are not routed beyond the link, so they are left out too.
+				if ip := ipnet.IP.To4(); ip != nil && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() {
+					return ip.String()
+				}
+			}
+		}
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupHost(ctx, host)
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if ip := net.ParseIP(a); ip != nil && !ip.IsLoopback() {
+			return host
+		}
+	}
+	return ""
 }
 
 // launch starts a program in the background, in its own session so that it outlives this
@@ -284,4 +364,63 @@ func Stop(ctx context.Context, o *Options) error {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// Remove stops the bare-process core (as Stop does) and deletes its state: the space server's
+// RootDir and, in LogFolder, the processes' logs and pid files (the folder too once empty).
+// What is already gone is skipped, so it can be run again. A RootDir that does not hold a
+// space server's state is refused rather than deleted.
+func Remove(ctx context.Context, o *Options) error {
+	if err := Stop(ctx, o); err != nil {
+		return err
+	}
+	removed := false
+	rootDir, logFolder := absolute(o.RootDir), absolute(o.LogFolder)
+	if fileExists(o.RootDir) {
+		if !fileExists(filepath.Join(o.RootDir, "pki", "ca.crt")) && !fileExists(filepath.Join(o.RootDir, server.AdminKubeconfig)) {
+			return fmt.Errorf("--root-dir %s does not hold a space server's state (no pki/ca.crt nor %s); not removing it",
+				o.RootDir, server.AdminKubeconfig)
+		}
+		o.step("rm -rf %s", o.RootDir)
+		if err := os.RemoveAll(o.RootDir); err != nil {
+			return fmt.Errorf("removing the space server's state: %w", err)
+		}
+		o.say("Removed the space server's state in %s", rootDir)
+		removed = true
+	}
+	var files []string
+	for _, name := range append(append([]string{}, controllers...), spaceServer) {
+		files = append(files, o.logFile(name), o.pidFile(name))
+	}
+	logsRemoved := false
+	for _, f := range files {
+		if !fileExists(f) {
+			continue
+		}
+		o.step("rm %s", f)
+		if err := os.Remove(f); err != nil {
+			return fmt.Errorf("removing %s: %w", f, err)
+		}
+		logsRemoved = true
+	}
+	if logsRemoved {
+		o.say("Removed the logs in %s", logFolder)
+		removed = true
+	}
+	// Only an empty folder goes: anything else in it is not ours.
+	if err := os.Remove(o.LogFolder); err == nil {
+		o.step("rmdir %s", o.LogFolder)
+	}
+	if !removed {
+		o.say("No KubeStellar state to remove (none in %s or %s)", rootDir, logFolder)
+	}
+	return nil
+}
+
+// absolute is path made absolute, for messages; path itself when that fails.
+func absolute(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }

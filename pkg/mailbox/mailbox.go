@@ -1,10 +1,13 @@
 // Package mailbox keeps one mailbox, a namespace in the KubeStellar core space, for every
 // SyncTarget in every space: it creates missing ones, deletes unwanted ones (the SyncTarget is
-// gone or being deleted, or its space is), and re-creates one that someone deleted.
+// gone or being deleted, or its space is), and re-creates one that someone deleted. It also
+// annotates each SyncTarget with its space's ID (kcp.io/cluster), and changes nothing else
+// in it.
 package mailbox
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -29,6 +32,10 @@ const (
 	AnnotationSyncTargetName = "edge.kubestellar.io/sync-target-name"
 	// AnnotationSpacePath is the path of the space holding that SyncTarget, for people.
 	AnnotationSpacePath = "edge.kubestellar.io/space-path"
+	// AnnotationSpaceID holds, on a SyncTarget, the ID of the space that holds it, under the
+	// name kcp gives an object's logical cluster, so that the mailbox name can be read off
+	// the SyncTarget alone: {.metadata.annotations['kcp\.io/cluster']}-mb-{.metadata.uid}.
+	AnnotationSpaceID = "kcp.io/cluster"
 
 	separator = "-mb-"
 
@@ -48,6 +55,28 @@ func Name(spaceID string, syncTargetUID types.UID) string {
 func ParseName(name string) (spaceID string, syncTargetUID types.UID, ok bool) {
 	id, uid, ok := strings.Cut(name, separator)
 	return id, types.UID(uid), ok && id != "" && uid != ""
+}
+
+// AnnotateSyncTarget makes sure the SyncTarget st, held in the space with ID spaceID, carries
+// AnnotationSpaceID with that ID. It changes nothing else: a merge patch of that one
+// annotation. It reports whether it patched; a SyncTarget that is gone is not an error.
+func AnnotateSyncTarget(ctx context.Context, c client.Writer, st *edgev2alpha1.SyncTarget, spaceID string) (bool, error) {
+	if st.Annotations[AnnotationSpaceID] == spaceID {
+		return false, nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationSpaceID: spaceID}}})
+	if err != nil {
+		return false, fmt.Errorf("encoding the %s annotation: %w", AnnotationSpaceID, err)
+	}
+	// Patch a copy: the caller's object may be a cache's.
+	target := &edgev2alpha1.SyncTarget{ObjectMeta: metav1.ObjectMeta{Name: st.Name, Namespace: st.Namespace}}
+	if err := c.Patch(ctx, target, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("annotating SyncTarget %s with %s: %w", st.Name, AnnotationSpaceID, err)
+	}
+	return true, nil
 }
 
 // Options configure the mailbox controller.
@@ -131,6 +160,15 @@ func (r *reconciler) Reconcile(ctx context.Context, req multicluster.Request) (r
 		switch {
 		case err == nil && st.DeletionTimestamp.IsZero():
 			wanted = Name(req.Cluster, st.UID)
+			// SyncTargets made with kubectl lack the space ID that the documented recipe
+			// reads the mailbox name from.
+			patched, err := AnnotateSyncTarget(ctx, space.GetClient(), st, req.Cluster)
+			if err != nil {
+				return reconcile.Result{}, err
+			}
+			if patched {
+				logger.V(2).Info("Annotated SyncTarget with its space ID", "spaceID", req.Cluster)
+			}
 		case err == nil, apierrors.IsNotFound(err):
 			// Being deleted, or gone.
 		default:

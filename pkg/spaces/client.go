@@ -117,24 +117,36 @@ type Progress func(format string, args ...any)
 // Ensure creates the space at path unless it exists, and waits until it is Ready. It reports
 // whether it created the space.
 func (c *Client) Ensure(ctx context.Context, path string, timeout time.Duration, progress Progress) (bool, error) {
+	created, err := c.Create(ctx, path)
+	if err != nil {
+		return false, err
+	}
+	return created, c.WaitReady(ctx, path, timeout, progress)
+}
+
+// Create creates the space at path unless it exists, without waiting for it to be Ready. It
+// reports whether it created the space.
+func (c *Client) Create(ctx context.Context, path string) (bool, error) {
 	space, err := c.Get(ctx, path)
-	created := false
 	switch {
 	case path == RootPath:
 		return false, nil
 	case errors.Is(err, ErrNotFound):
 		name, _ := ChildName(path)
 		space = &spacev1alpha1.Space{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		if err := c.root.Create(ctx, space); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := c.root.Create(ctx, space); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				return false, nil
+			}
 			return false, fmt.Errorf("creating space %s: %w", path, err)
 		}
-		created = true
+		return true, nil
 	case err != nil:
 		return false, err
 	case !space.DeletionTimestamp.IsZero():
 		return false, fmt.Errorf("space %s is being deleted; try again once it is gone", path)
 	}
-	return created, c.WaitReady(ctx, path, timeout, progress)
+	return false, nil
 }
 
 // WaitReady waits until the space at path is Ready.

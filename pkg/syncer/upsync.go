@@ -33,15 +33,13 @@ func upsyncWrapperName(ref wrapper.ObjectRef, kind string) string {
 
 // reconcileConfig follows the SyncerConfig: it watches, in the cluster, the kinds to upsync.
 func (s *Syncer) reconcileConfig(ctx context.Context, req multicluster.Request) (reconcile.Result, error) {
-	if req.Name != wrapper.SyncerConfigName {
-		return reconcile.Result{}, nil
-	}
 	up, down, err := s.clusters()
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	cfg := &edgev2alpha1.SyncerConfig{}
-	if err := up.GetClient().Get(ctx, types.NamespacedName{Namespace: s.opts.Mailbox, Name: req.Name}, cfg); client.IgnoreNotFound(err) != nil {
+	// Every SyncerConfig of the mailbox counts, whichever one changed.
+	cfg, _, err := MailboxSyncerConfig(ctx, up.GetClient(), s.opts.Mailbox)
+	if err != nil {
 		return reconcile.Result{}, err
 	}
 	disc, err := discovery.NewDiscoveryClientForConfig(down.GetConfig())
@@ -60,7 +58,7 @@ func (s *Syncer) reconcileConfig(ctx context.Context, req multicluster.Request) 
 		}
 		for _, r := range list.APIResources {
 			gr := schema.GroupResource{Group: gv.Group, Resource: r.Name}
-			if strings.Contains(r.Name, "/") || !watchable.Match(list.GroupVersion, &r) || !slices.ContainsFunc(cfg.Spec.Upsync, func(u edgev2alpha1.UpsyncSet) bool { return setCovers(u, gr) }) {
+			if strings.Contains(r.Name, "/") || !watchable.Match(list.GroupVersion, &r) || !slices.ContainsFunc(cfg.Upsync, func(u edgev2alpha1.UpsyncSet) bool { return setCovers(u, gr) }) {
 				continue
 			}
 			if err := s.watchUpsync(down, gv.WithKind(r.Kind), gr); err != nil {
@@ -148,10 +146,10 @@ func (s *Syncer) reconcileUpsync(ctx context.Context, req multicluster.Request) 
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	cfg := &edgev2alpha1.SyncerConfig{}
-	if err := up.GetClient().Get(ctx, types.NamespacedName{Namespace: s.opts.Mailbox, Name: wrapper.SyncerConfigName}, cfg); err != nil {
-		// Without its SyncerConfig, what is selected is not known: nothing is removed.
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+	cfg, found, err := MailboxSyncerConfig(ctx, up.GetClient(), s.opts.Mailbox)
+	if err != nil || !found {
+		// Without a SyncerConfig, what is selected is not known: nothing is removed.
+		return reconcile.Result{}, err
 	}
 	var obj *unstructured.Unstructured
 	s.mu.Lock()
@@ -162,7 +160,7 @@ func (s *Syncer) reconcileUpsync(ctx context.Context, req multicluster.Request) 
 		}
 	}
 	s.mu.Unlock()
-	selected := slices.ContainsFunc(cfg.Spec.Upsync, func(u edgev2alpha1.UpsyncSet) bool { return setSelects(u, ref.GroupResource, ref.Namespace, ref.Name) })
+	selected := slices.ContainsFunc(cfg.Upsync, func(u edgev2alpha1.UpsyncSet) bool { return setSelects(u, ref.GroupResource, ref.Namespace, ref.Name) })
 	if selected && gvk.Empty() {
 		// The kind is not watched yet (discovery has not found it so far): its object's
 		// presence is not known, so its wrapper is neither made nor removed.

@@ -7,6 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -49,9 +52,11 @@ func WaitForMailbox(ctx context.Context, espw client.Client, mailbox string, tim
 }
 
 // PrepareMailbox gives the syncer named name a ServiceAccount, Role and RoleBinding reaching
-// only the mailbox, and a long-lived token, which it returns. It is idempotent.
-func PrepareMailbox(ctx context.Context, espw client.Client, mailbox, name string, timeout time.Duration) (string, error) {
+// only the mailbox, and a long-lived token, which it returns. It is idempotent. Each step is
+// told to say, as it is taken.
+func PrepareMailbox(ctx context.Context, espw client.Client, mailbox, name string, timeout time.Duration, say func(string, ...any)) (string, error) {
 	for _, obj := range syncer.MailboxAccess(mailbox, name) {
+		announce(say, obj, mailbox)
 		desired := obj.DeepCopyObject().(client.Object)
 		if err := espw.Create(ctx, obj); err != nil {
 			if !apierrors.IsAlreadyExists(err) {
@@ -85,6 +90,24 @@ func PrepareMailbox(ctx context.Context, espw client.Client, mailbox, name strin
 	return token, nil
 }
 
+// announce says what giving the syncer its access does with obj, in the order the original
+// syncer-gen reported it: the ServiceAccount, what its role allows, the binding.
+func announce(say func(string, ...any), obj client.Object, mailbox string) {
+	switch o := obj.(type) {
+	case *corev1.ServiceAccount:
+		say("Creating service account %q in mailbox %q", o.Name, mailbox)
+	case *rbacv1.Role:
+		say("Creating role %q to give service account %q", o.Name, o.Name)
+		say("")
+		say(" 1. read and write access to the wrapped objects in mailbox %q (their status, and the upsynced ones),", mailbox)
+		say(" 2. read access to the SyncerConfigs there and write access to their status.")
+		say("")
+	case *rbacv1.RoleBinding:
+		say("Creating or updating role binding %q to bind service account %q to role %q.", o.Name, o.Subjects[0].Name, o.RoleRef.Name)
+		say("")
+	}
+}
+
 // ManifestOptions describe a syncer to run in a workload execution cluster.
 type ManifestOptions struct {
 	// Name is the syncer's (and the SyncTarget's) name.
@@ -114,13 +137,18 @@ func (o ManifestOptions) Validate() error {
 }
 
 // Manifest returns the objects to apply in the workload execution cluster, as YAML, and the
-// name of the namespace they run in: kubestellar-syncer-<name>-<8 random characters>.
+// name of the namespace they run in: kubestellar-syncer-<name>-<8 random characters>. The
+// syncer's ServiceAccount, ClusterRole, ClusterRoleBinding and Deployment are named like the
+// namespace, so `kubectl get deployment -n NS NS` finds the syncer; the Secret holding its
+// kubeconfig is kubestellar-syncer-<name>.
 func Manifest(o ManifestOptions) ([]byte, string, error) {
 	if err := o.Validate(); err != nil {
 		return nil, "", err
 	}
 	ns := "kubestellar-syncer-" + o.Name + "-" + utilrand.String(8)
 	name := "kubestellar-syncer-" + o.Name
+	// The names a user looks the syncer up by in the cluster are the namespace's.
+	workload := ns
 	labels := map[string]string{"app.kubernetes.io/name": "kubestellar-syncer", "edge.kubestellar.io/sync-target-name": o.Name}
 
 	upstream := kubeconfig.ForServer("mailbox", o.Server, name, kubeconfig.Credentials{CA: o.CA, Token: o.Token})
@@ -132,7 +160,7 @@ func Manifest(o ManifestOptions) ([]byte, string, error) {
 
 	objs := []any{
 		&corev1.Namespace{TypeMeta: meta("v1", "Namespace"), ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels}},
-		&corev1.ServiceAccount{TypeMeta: meta("v1", "ServiceAccount"), ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}},
+		&corev1.ServiceAccount{TypeMeta: meta("v1", "ServiceAccount"), ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: workload, Labels: labels}},
 		&rbacv1.ClusterRole{
 			TypeMeta:   meta("rbac.authorization.k8s.io/v1", "ClusterRole"),
 			ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels},
@@ -144,7 +172,7 @@ func Manifest(o ManifestOptions) ([]byte, string, error) {
 			TypeMeta:   meta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
 			ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels},
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: ns},
-			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: ns, Name: name}},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: ns, Name: workload}},
 		},
 		&corev1.Secret{
 			TypeMeta:   meta("v1", "Secret"),
@@ -153,7 +181,7 @@ func Manifest(o ManifestOptions) ([]byte, string, error) {
 		},
 		&appsv1.Deployment{
 			TypeMeta:   meta("apps/v1", "Deployment"),
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: workload, Labels: labels},
 			Spec: appsv1.DeploymentSpec{
 				Replicas: ptr.To[int32](1),
 				Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
@@ -161,7 +189,7 @@ func Manifest(o ManifestOptions) ([]byte, string, error) {
 				Template: corev1.PodTemplateSpec{
 					ObjectMeta: metav1.ObjectMeta{Labels: labels},
 					Spec: corev1.PodSpec{
-						ServiceAccountName: name,
+						ServiceAccountName: workload,
 						SecurityContext: &corev1.PodSecurityContext{
 							RunAsNonRoot: ptr.To(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 						},
@@ -199,6 +227,21 @@ func Manifest(o ManifestOptions) ([]byte, string, error) {
 		out.Write(data)
 	}
 	return out.Bytes(), ns, nil
+}
+
+// LoopbackHost returns the host of server when it is a loopback address (localhost, 127.0.0.0/8,
+// ::1): a syncer in a workload execution cluster cannot reach the core there.
+func LoopbackHost(server string) (string, bool) {
+	u, err := url.Parse(server)
+	if err != nil {
+		return "", false
+	}
+	host := u.Hostname()
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return host, true
+	}
+	ip := net.ParseIP(host)
+	return host, ip != nil && ip.IsLoopback()
 }
 
 func meta(apiVersion, kind string) metav1.TypeMeta {

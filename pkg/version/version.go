@@ -4,6 +4,9 @@ package version
 import (
 	"fmt"
 	"runtime"
+	"strconv"
+
+	utilversion "k8s.io/apimachinery/pkg/util/version"
 )
 
 // Set at link time by the Makefile (-X); the defaults describe an unstamped build.
@@ -16,6 +19,9 @@ var (
 
 // Info is the build information of a binary.
 type Info struct {
+	// Major and Minor are the first two numbers of GitVersion, empty when it is not a version.
+	Major        string `json:"major"`
+	Minor        string `json:"minor"`
 	GitVersion   string `json:"gitVersion"`
 	GitCommit    string `json:"gitCommit"`
 	GitTreeState string `json:"gitTreeState"`
@@ -27,7 +33,18 @@ type Info struct {
 
 // Get returns the build information of the running binary.
 func Get() Info {
+	return newInfo(gitVersion)
+}
+
+// newInfo is the build information of a binary whose release is gitVersion.
+func newInfo(gitVersion string) Info {
+	var major, minor string
+	if v, err := utilversion.ParseGeneric(gitVersion); err == nil {
+		major, minor = strconv.FormatUint(uint64(v.Major()), 10), strconv.FormatUint(uint64(v.Minor()), 10)
+	}
 	return Info{
+		Major:        major,
+		Minor:        minor,
 		GitVersion:   gitVersion,
 		GitCommit:    gitCommit,
 		GitTreeState: gitTreeState,

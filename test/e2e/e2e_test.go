@@ -260,10 +260,10 @@ spec:
 	syncerImage := fmt.Sprintf("%s/%s/syncer:%s", e.registry, e.repository, e.tag)
 	t.Run("workload at the edge: on the node and on an API-only cluster, status back", func(t *testing.T) {
 		start := time.Now()
-		e.ks(t, "prep-for-cluster", "florin", "env=prod", "node=real", "--syncer-image", syncerImage,
+		e.ks(t, "prep-for-cluster", "florin", "env=prod", "node=real", "--imw", "root:imw1", "--syncer-image", syncerImage,
 			"-o", filepath.Join(e.workDir, "florin-syncer.yaml"), "--kubeconfig", ext)
 		e.k(t, e.kubeconfig, "apply", "-f", filepath.Join(e.workDir, "florin-syncer.yaml"))
-		e.ks(t, "prep-for-cluster", "guilder", "env=prod", "--syncer-image", syncerImage,
+		e.ks(t, "prep-for-cluster", "guilder", "env=prod", "--imw", "root:imw1", "--syncer-image", syncerImage,
 			"-o", filepath.Join(e.workDir, "guilder-syncer.yaml"), "--kubeconfig", ext)
 		e.k(t, guilderKubeconfig, "apply", "-f", filepath.Join(e.workDir, "guilder-syncer.yaml"))
 		syncerNS := strings.TrimSpace(e.k(t, guilderKubeconfig, "get", "secrets", "-A", "-l", "app.kubernetes.io/name=kubestellar-syncer",

@@ -6,6 +6,9 @@ Labels every object of the release carries.
 app.kubernetes.io/version: {{ include "kubestellar.tag" . | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: kubestellar
+{{- /* The original documents find the pod with the selector app=kubestellar. It is not in the
+selector labels, which an upgrade cannot change. */}}
+app: {{ .Chart.Name }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
 

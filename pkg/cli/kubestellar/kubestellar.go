@@ -16,6 +16,12 @@ import (
 	"github.com/kubestellar/kubestellar/pkg/spaces"
 )
 
+// Defaults of --log-folder and --root-dir, shared with remove-kubestellar.
+const (
+	defaultLogFolder = "./kubestellar-logs"
+	defaultRootDir   = ".kubestellar"
+)
+
 // NewKubestellarCommand returns the kubestellar command: init, start and stop of the core as
 // bare processes on this machine.
 func NewKubestellarCommand(streams genericiooptions.IOStreams) *cobra.Command {
@@ -34,6 +40,13 @@ translator, in the background, with their logs and pid files in --log-folder.
                       the inventory (--ensure-imw) and workload (--ensure-wmw) spaces
   kubestellar stop    stop the processes recorded in --log-folder
 
+remove-kubestellar stops them too and deletes the state and logs.
+
+The admin kubeconfig (--root-dir/admin.kubeconfig) and so every syncer manifest made from it
+name the server by an address other machines can reach: --external-hostname, else
+--bind-address, else the first non-loopback IPv4 address of this machine; the serving
+certificate covers it.
+
 In a hosting cluster, the chart's init container runs kubestellar init-in-cluster.`,
 		SilenceErrors: true,
 	}
@@ -42,13 +55,16 @@ In a hosting cluster, the chart's init container runs kubestellar init-in-cluste
 	pf := root.PersistentFlags()
 	pf.BoolVarP(&o.Verbose, "verbose", "V", false, "more detail in the processes' logs")
 	pf.BoolVarP(&trace, "trace", "X", false, "print each step as it is taken")
-	pf.StringVar(&o.LogFolder, "log-folder", "./kubestellar-logs", "folder for the processes' logs and pid files")
+	pf.StringVar(&o.LogFolder, "log-folder", defaultLogFolder, "folder for the processes' logs and pid files")
 	pf.BoolVar(&o.LocalServer, "local-kcp", true, "run the space server on this machine (false: use the one --kubeconfig reaches)")
 	pf.StringVar(&imws, "ensure-imw", spaces.DefaultIMW, `inventory management spaces to ensure, comma-separated ("" for none)`)
 	pf.StringVar(&wmws, "ensure-wmw", spaces.DefaultWMW, `workload management spaces to ensure, comma-separated ("" for none)`)
-	pf.StringVar(&o.RootDir, "root-dir", ".kubestellar", "state directory of the local space server")
+	pf.StringVar(&o.RootDir, "root-dir", defaultRootDir, "state directory of the local space server")
 	pf.IntVar(&o.SecurePort, "secure-port", 6443, "port of the local space server")
-	pf.StringVar(&o.BindAddress, "bind-address", "", "IP address the local space server listens on (default: every address)")
+	pf.StringVar(&o.BindAddress, "bind-address", "", "IP address the local space server listens on (default: every address); when given, also the address in its kubeconfig unless --external-hostname")
+	pf.StringVar(&o.ExternalHostname, "external-hostname", "",
+		"DNS name or IP address by which other machines (the WECs' syncers) reach the local space server, written into its kubeconfig "+
+			"(default: --bind-address if given, else the first non-loopback IPv4 address of this machine)")
 	pf.IntVar(&o.ControllerPort, "controller-port", 10203,
 		"port on 127.0.0.1 of the mailbox controller's /metrics, /healthz and /readyz; the where-resolver and placement translator take the next two (0: none)")
 	pf.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig reaching the space server when --local-kcp=false (default: $KUBECONFIG)")
@@ -69,6 +85,9 @@ In a hosting cluster, the chart's init container runs kubestellar init-in-cluste
 		}
 		if o.BindAddress != "" && net.ParseIP(o.BindAddress) == nil {
 			return fmt.Errorf("--bind-address %q is not an IP address", o.BindAddress)
+		}
+		if h := o.ExternalHostname; h != "" && (strings.ContainsAny(h, "/:, ") || strings.HasPrefix(h, "-")) {
+			return fmt.Errorf("--external-hostname %q must be a bare DNS name or IP address, without scheme or port", h)
 		}
 		if o.ControllerPort < 0 || o.ControllerPort > 65533 {
 			return fmt.Errorf("--controller-port %d is not a port from 1 to 65533 (or 0 for none)", o.ControllerPort)

@@ -14,7 +14,7 @@ import (
 
 // newDeploy is `kubectl kubestellar deploy`: Helm upgrade --install of the core.
 func newDeploy(e *env, loadChart ChartLoader) *cobra.Command {
-	o := deploy.Options{CreateNamespace: true, Wait: true, Timeout: 10 * time.Minute}
+	o := deploy.NewOptions()
 	openShift := console.BoolFlag{}
 	var chartPath string
 	cmd := &cobra.Command{
@@ -29,13 +29,19 @@ nothing is lost and the kubeconfigs handed out stay valid.
 ingress or gateway in front of it passes TLS through to it). On OpenShift give --openshift
 true instead; the Route's host and port 443 are used unless --external-endpoint is given.
 
-The usual helm upgrade flags apply (-n/--namespace, default "kubestellar";
---create-namespace, default true; --set, --set-string, --set-file, --set-json, -f/--values,
---timeout, --wait, --dry-run). deploy then waits until the core is ready, printing progress,
-and on timeout says which container is not ready and why. Afterwards, get a kubeconfig with
-kubectl kubestellar get-external-kubeconfig -o FILE (or get-internal-kubeconfig).`,
+The namespace is -n/--namespace, else the kubeconfig's current namespace, else
+"kubestellar" (created unless --create-namespace=false). helm upgrade's flags apply and go
+to Helm as they would with helm upgrade --install: --set, --set-string, --set-file,
+--set-json, --set-literal, -f/--values, --atomic, --timeout, --version (checked against the
+built-in chart), --description, --labels, --reuse-values, --dry-run and the others listed
+below; the flags that fetch a chart from a repository do not apply. --wait (on by default)
+is deploy's own wait: it prints progress until the core is ready and on timeout says which
+container is not ready and why. Afterwards, get a kubeconfig with
+kubectl kubestellar get-external-kubeconfig -o FILE (or get-internal-kubeconfig), and remove
+the core with helm delete kubestellar (with the same namespace).`,
 		Example: `  kubectl kubestellar deploy --external-endpoint kubestellar.example.com:443
   kubectl kubestellar deploy --openshift true
+  kubectl kubestellar deploy --external-endpoint ks.example.com:443 --atomic --timeout 15m
   kubectl kubestellar deploy --external-endpoint ks.example.com:443 --set exposure.type=tlsroute \
       --set exposure.tlsRoute.gateway.name=gw --set exposure.tlsRoute.gateway.namespace=infra
   kubectl kubestellar deploy --external-endpoint ks.example.com:443 --dry-run > kubestellar.yaml`,
@@ -55,32 +61,37 @@ kubectl kubestellar get-external-kubeconfig -o FILE (or get-internal-kubeconfig)
 			} else if o.Chart, err = loadChart(); err != nil {
 				return fmt.Errorf("the built-in chart: %w", err)
 			}
-			o.Namespace = e.namespaceOr(deploy.DefaultNamespace)
+			ns, fromKubeconfig, err := e.namespaceOr(deploy.DefaultNamespace)
+			if err != nil {
+				return err
+			}
+			o.Namespace = ns
 			o.Getter = e.flags
 			o.Out = e.streams.ErrOut
-			if o.DryRun {
+			if o.DryRun() {
 				o.Out = e.streams.Out
 			}
 			if e.trace {
 				o.Trace = e.streams.ErrOut
 			}
-			_, err = deploy.Deploy(cmd.Context(), o)
-			return err
+			if _, err := deploy.Deploy(cmd.Context(), o); err != nil {
+				return err
+			}
+			if !o.DryRun() {
+				remove := "helm delete " + deploy.ReleaseName
+				if !fromKubeconfig {
+					remove += " -n " + ns
+				}
+				fmt.Fprintf(e.streams.ErrOut, "To remove it: %s\n", remove)
+			}
+			return nil
 		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.ExternalEndpoint, "external-endpoint", "", "host:port by which clients outside the hosting cluster reach KubeStellar (required unless --openshift true)")
 	fs.Var(&openShift, "openshift", "true when the hosting cluster is OpenShift: exposure by a Route, the restricted SCC's security context")
 	fs.StringVar(&chartPath, "chart", "", "chart directory or archive to deploy instead of the built-in one")
-	fs.BoolVar(&o.CreateNamespace, "create-namespace", o.CreateNamespace, "create the namespace if it does not exist")
-	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long to wait for the Helm operation and then for readiness")
-	fs.BoolVar(&o.Wait, "wait", o.Wait, "wait until KubeStellar is ready, printing progress")
-	fs.BoolVar(&o.DryRun, "dry-run", false, "print the rendered manifests and change nothing")
-	fs.StringSliceVarP(&o.Values.ValueFiles, "values", "f", nil, "values from a YAML file or URL (repeatable)")
-	fs.StringArrayVar(&o.Values.Values, "set", nil, "set values: key1=val1,key2=val2 (repeatable)")
-	fs.StringArrayVar(&o.Values.StringValues, "set-string", nil, "set STRING values: key1=val1,key2=val2 (repeatable)")
-	fs.StringArrayVar(&o.Values.FileValues, "set-file", nil, "set values from files: key1=path1 (repeatable)")
-	fs.StringArrayVar(&o.Values.JSONValues, "set-json", nil, "set JSON values: key1=jsonval1 (repeatable)")
+	o.AddFlags(fs)
 	e.addTrace(cmd)
 	return cmd
 }
@@ -94,7 +105,8 @@ func newGetKubeconfig(e *env, use, key, forWhom string) *cobra.Command {
 		Use:   use + " -o FILE",
 		Short: "Write the kubeconfig for " + forWhom,
 		Long: use + ` writes to FILE (mode 0600) the kubeconfig for ` + forWhom + `, from the
-Secret "kubestellar" that the core publishes in its namespace (-n, default "kubestellar").
+Secret "kubestellar" that the core publishes in its namespace (-n, else the kubeconfig's
+namespace, else "kubestellar", as for deploy).
 It waits, printing progress, until the core has written it (at most --timeout). It needs only
 permission to read that Secret. The kubeconfig verifies the server's certificate with the
 core's own CA and has contexts "root" (the root space) and "base".`,
@@ -108,7 +120,10 @@ core's own CA and has contexts "root" (the root space) and "base".`,
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
-			ns := e.namespaceOr(deploy.DefaultNamespace)
+			ns, _, err := e.namespaceOr(deploy.DefaultNamespace)
+			if err != nil {
+				return err
+			}
 			cfg, err := e.flags.ToRESTConfig()
 			if err != nil {
 				return err
@@ -140,16 +155,31 @@ core's own CA and has contexts "root" (the root space) and "base".`,
 	return cmd
 }
 
-// namespaceOr returns the namespace given with -n, else def (not the kubeconfig's namespace:
-// the core has a home of its own).
-func (e *env) namespaceOr(def string) string {
+// namespaceOr returns the namespace given with -n, else the namespace of the kubeconfig's
+// context, else def, and whether it is the kubeconfig's (so that commands typed without -n,
+// such as helm delete, find the same one). It records the choice in the flags, so that every
+// client made from them uses it.
+func (e *env) namespaceOr(def string) (string, bool, error) {
+	ns, fromKubeconfig := def, false
 	if e.flags.Namespace != nil && *e.flags.Namespace != "" {
-		return *e.flags.Namespace
+		ns = *e.flags.Namespace
+	} else {
+		raw, err := e.flags.ToRawKubeConfigLoader().RawConfig()
+		if err != nil {
+			return "", false, fmt.Errorf("reading the kubeconfig: %w", err)
+		}
+		name := raw.CurrentContext
+		if e.flags.Context != nil && *e.flags.Context != "" {
+			name = *e.flags.Context
+		}
+		if c, ok := raw.Contexts[name]; ok && c.Namespace != "" {
+			ns, fromKubeconfig = c.Namespace, true
+		}
 	}
 	if e.flags.Namespace != nil {
-		*e.flags.Namespace = def
+		*e.flags.Namespace = ns
 	}
-	return def
+	return ns, fromKubeconfig, nil
 }
 
 // onceString is a string flag that may be given only once.

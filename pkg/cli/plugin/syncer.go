@@ -6,7 +6,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
@@ -33,7 +36,7 @@ func DefaultSyncerImage() string {
 
 func (o *syncerOptions) addFlags(cmd *cobra.Command, withSpaces bool) {
 	if withSpaces {
-		cmd.Flags().StringVar(&o.imw, "imw", spaces.DefaultIMW, "path of the inventory management space")
+		cmd.Flags().StringVar(&o.imw, "imw", "", imwFlagUsage)
 		cmd.Flags().StringVar(&o.espw, "espw", spaces.DefaultESPW, "path of the KubeStellar core space")
 	}
 	cmd.Flags().StringVar(&o.image, "syncer-image", DefaultSyncerImage(), "syncer container image")
@@ -67,6 +70,11 @@ Deployment. "kubectl delete -f" of the same file removes the syncer from the clu
 
 func (e *env) prepForSyncer(cmd *cobra.Command, o *syncerOptions, name string) error {
 	ctx := cmd.Context()
+	imw, err := e.resolveIMW(o.imw, o.espw)
+	if err != nil {
+		return err
+	}
+	o.imw = imw
 	imwClient, c, err := e.imwClient(cmd, o.imw)
 	if err != nil {
 		return err
@@ -101,7 +109,11 @@ func (e *env) prepForSyncer(cmd *cobra.Command, o *syncerOptions, name string) e
 
 func (e *env) writeSyncer(cmd *cobra.Command, o *syncerOptions, c *spaces.Client, espw client.Client, name string, uid types.UID, box string) error {
 	e.step("give the syncer access to mailbox %s", box)
-	token, err := syncergen.PrepareMailbox(cmd.Context(), espw, box, "kubestellar-syncer-"+name, o.timeout)
+	say := e.say
+	if o.silent {
+		say = func(string, ...any) {}
+	}
+	token, err := syncergen.PrepareMailbox(cmd.Context(), espw, box, "kubestellar-syncer-"+name, o.timeout, say)
 	if err != nil {
 		return err
 	}
@@ -109,12 +121,21 @@ func (e *env) writeSyncer(cmd *cobra.Command, o *syncerOptions, c *spaces.Client
 	if err != nil {
 		return err
 	}
+	server := c.Config(o.espw).Host
 	manifest, ns, err := syncergen.Manifest(syncergen.ManifestOptions{
 		Name: name, SyncTargetUID: uid, Mailbox: box, Image: o.image,
-		Server: c.Config(o.espw).Host, CA: ca, Token: token,
+		Server: server, CA: ca, Token: token,
 	})
 	if err != nil {
 		return err
+	}
+	if host, loopback := syncergen.LoopbackHost(server); loopback {
+		// The manifest is still written: a cluster on this machine may reach the address.
+		e.progress("Warning: the manifest's kubeconfig reaches the core at %s, a loopback address (%s): a syncer in a cluster "+
+			"on another machine, or in a pod, cannot reach it there. Give the core an address the cluster can reach "+
+			"(`kubestellar start --external-hostname HOST` or `--bind-address ADDR` for bare processes, "+
+			"`kubectl kubestellar deploy --external-endpoint HOST:PORT` in a hosting cluster), use a kubeconfig with that "+
+			"address, and run this command again.", server, host)
 	}
 	output := o.output
 	if output == "" {
@@ -129,12 +150,13 @@ func (e *env) writeSyncer(cmd *cobra.Command, o *syncerOptions, c *spaces.Client
 	if err := os.WriteFile(output, manifest, 0o600); err != nil {
 		return fmt.Errorf("writing %s: %w", output, err)
 	}
-	if !o.silent {
-		e.say("Wrote the syncer manifest for %s to %s. Apply it to the workload execution cluster with:", name, output)
-		e.say("  kubectl apply -f %s", output)
-		e.say("and watch the syncer start with:")
-		e.say("  kubectl get deployment -n %s kubestellar-syncer-%s", ns, name)
-	}
+	say("Wrote the WEC manifest for namespace %q to %s. To apply it, run", ns, output)
+	say("")
+	say("  KUBECONFIG=<workload-execution-cluster-config> kubectl apply -f %s", output)
+	say("")
+	say("and to check that the syncer pod runs, run")
+	say("")
+	say("  KUBECONFIG=<workload-execution-cluster-config> kubectl get deployment -n %s %s", ns, ns)
 	return nil
 }
 
@@ -157,7 +179,7 @@ NAME" do, with the flags of both.`,
 			if err != nil {
 				return err
 			}
-			if err := e.ensureLocation(cmd, o.imw, name, labels); err != nil {
+			if err := e.ensureLocation(cmd, o.imw, o.espw, name, labels); err != nil {
 				return err
 			}
 			return e.prepForSyncer(cmd, o, name)
@@ -168,6 +190,19 @@ NAME" do, with the flags of both.`,
 	return cmd
 }
 
+// NewSyncerGenCommand returns syncer-gen as a command of its own, the
+// kubectl-kubestellar-syncer_gen plugin, with the usual kubectl flags.
+func NewSyncerGenCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	e := &env{flags: genericclioptions.NewConfigFlags(true), streams: streams}
+	cmd := newSyncerGen(e)
+	cmd.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl kubestellar syncer-gen"}
+	cmd.SilenceErrors = true
+	addKubectlFlags(e, cmd)
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
+	return cmd
+}
+
 func newSyncerGen(e *env) *cobra.Command {
 	o := &syncerOptions{}
 	var uid string
@@ -175,13 +210,18 @@ func newSyncerGen(e *env) *cobra.Command {
 		Use:   "syncer-gen NAME",
 		Short: "Write a syncer manifest, run against a mailbox",
 		Long: `syncer-gen works in a mailbox: the current space must be the core space and the namespace
-(-n, or the context's) the mailbox. It gives the syncer NAME access to that mailbox and writes
-the manifest for the workload execution cluster, as prep-for-syncer does once it has found the
-mailbox.`,
-		Example: "  kubectl kubestellar syncer-gen florin -n <mailbox> --syncer-image IMAGE -o florin-syncer.yaml",
-		Args:    cobra.ExactArgs(1),
+(-n, or the context's, as "kubectl kubestellar ws root:<mailbox>" sets it) the mailbox of
+SyncTarget NAME. It gives the syncer NAME access to that mailbox and writes the manifest for the
+workload execution cluster, as prep-for-syncer does once it has found the mailbox. The same
+command is installed as the plugin kubectl-kubestellar-syncer_gen.`,
+		Example: `  kubectl kubestellar ws root:$mbws
+  kubectl kubestellar syncer-gen florin --syncer-image IMAGE -o florin-syncer.yaml
+  kubectl-kubestellar-syncer_gen florin --syncer-image IMAGE -o florin-syncer.yaml
+  kubectl kubestellar syncer-gen florin -n <mailbox> --syncer-image IMAGE -o florin-syncer.yaml`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cmd.SilenceUsage = true
+			name := args[0]
 			c, current, err := e.spaces()
 			if err != nil {
 				return err
@@ -193,19 +233,39 @@ mailbox.`,
 			if err != nil {
 				return err
 			}
-			if _, _, ok := mailbox.ParseName(box); !ok {
-				return fmt.Errorf("namespace %q is not a mailbox; give the mailbox with -n", box)
+			_, boxUID, ok := mailbox.ParseName(box)
+			if !ok {
+				return fmt.Errorf("namespace %q is not a mailbox; enter the mailbox with `kubectl kubestellar ws root:<mailbox>`, or give it with -n", box)
 			}
 			o.espw = current
 			espw, err := clientFor(c, current)
 			if err != nil {
 				return err
 			}
-			return e.writeSyncer(cmd, o, c, espw, args[0], types.UID(uid), box)
+			ns := &corev1.Namespace{}
+			if err := espw.Get(cmd.Context(), client.ObjectKey{Name: box}, ns); err != nil {
+				return fmt.Errorf("mailbox %s in space %s: %w", box, current, err)
+			}
+			if owner := ns.Annotations[mailbox.AnnotationSyncTargetName]; owner != "" && owner != name {
+				return fmt.Errorf("mailbox %s belongs to SyncTarget %q, not %q; give %s, or enter the mailbox of %s", box, owner, name, owner, name)
+			}
+			if uid == "" {
+				uid = string(boxUID)
+			}
+			return e.writeSyncer(cmd, o, c, espw, name, types.UID(uid), box)
 		},
 	}
 	o.addFlags(cmd, false)
-	cmd.Flags().StringVar(&uid, "sync-target-uid", "", "UID of the SyncTarget (for the syncer's logs)")
+	cmd.Flags().StringVar(&uid, "sync-target-uid", "", "UID of the SyncTarget (default: the one in the mailbox's name)")
 	e.addTrace(cmd)
 	return cmd
+}
+
+// addKubectlFlags gives a command of its own the kubectl flags, as the plugin's root has them:
+// -s is --silent, so the server is given with --server alone.
+func addKubectlFlags(e *env, cmd *cobra.Command) {
+	e.flags.AddFlags(cmd.PersistentFlags())
+	if server := cmd.PersistentFlags().Lookup("server"); server != nil {
+		server.Shorthand = ""
+	}
 }

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,13 +10,10 @@ import (
 	"github.com/kubestellar/kubestellar/pkg/spaces"
 )
 
-// wmwPath turns a workspace name into its path.
+// wmwPath turns a workload management space's name (or path) into its path.
 func wmwPath(name string) (string, error) {
-	path := name
-	if !strings.HasPrefix(name, spaces.RootPath+":") {
-		path = spaces.ChildPath(name)
-	}
-	if err := spaces.ValidatePath(path); err != nil || path == spaces.RootPath {
+	path, err := spaces.ResolvePath(name)
+	if err != nil || path == spaces.RootPath {
 		return "", fmt.Errorf("workload management space name %q must be a DNS label, such as wmw1", name)
 	}
 	return path, nil
@@ -30,7 +26,8 @@ func newEnsureWMW(e *env) *cobra.Command {
 		Use:   "wmw NAME",
 		Short: "Ensure a workload management space, root:NAME, with the KubeStellar API",
 		Long: `ensure wmw makes sure the workload management space root:NAME exists and is Ready, and that
-it serves the KubeStellar API (EdgePlacement, Customizer, ...). Running it again changes nothing.
+it serves the KubeStellar API (EdgePlacement, Customizer, ...), and makes it the current space.
+Running it again changes nothing else.
 
 --with-kube: in the original KubeStellar a workspace got the Kubernetes API (Deployments,
 ConfigMaps, ...) only when asked. Here every space is a complete Kubernetes API server, so
@@ -60,7 +57,7 @@ the Kubernetes API is always there; --with-kube=false is accepted and changes no
 			} else {
 				e.say("space %q unchanged", path)
 			}
-			return nil
+			return e.enterSpace(cmd.Context(), c, path)
 		},
 	}
 	cmd.Flags().BoolVar(&withKube, "with-kube", true, "kept for compatibility; every space serves the Kubernetes API")
@@ -81,7 +78,7 @@ func newRemoveWMW(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, _, err := e.spaces()
+			c, current, err := e.spaces()
 			if err != nil {
 				return err
 			}
@@ -94,6 +91,10 @@ func newRemoveWMW(e *env) *cobra.Command {
 				e.say("space %q deleted", path)
 			} else {
 				e.say("space %q was not there", path)
+			}
+			if current == path {
+				// The context must not be left pointing at a space that is gone.
+				return e.enterSpace(cmd.Context(), c, spaces.RootPath)
 			}
 			return nil
 		},

@@ -26,6 +26,10 @@ type Options struct {
 	SecurePort  int
 	// ExternalHostnames are extra names (or IPs) the default serving certificate covers.
 	ExternalHostnames []string
+	// AdvertiseAddress is the host (DNS name or IP) that admin.kubeconfig and the spaces'
+	// status URLs give clients; the default serving certificate covers it. When empty: the
+	// bind address if it is a specific one, else localhost.
+	AdvertiseAddress string
 	// SNICertKeys are "certfile,keyfile" pairs served to clients asking for their names.
 	SNICertKeys []string
 	// EtcdServers, when set, replace the embedded etcd; the Etcd*File fields secure them.
@@ -54,6 +58,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.SecurePort, "secure-port", o.SecurePort, "Port to serve HTTPS on")
 	fs.StringArrayVar(&o.ExternalHostnames, "external-hostname", o.ExternalHostnames,
 		"Extra DNS name or IP address the serving certificate covers; repeatable")
+	fs.StringVar(&o.AdvertiseAddress, "advertise-address", o.AdvertiseAddress,
+		"DNS name or IP address written into admin.kubeconfig and the spaces' status URLs, and covered by the serving certificate "+
+			"(default: --bind-address when it is a specific address, else localhost)")
 	fs.StringArrayVar(&o.SNICertKeys, "tls-sni-cert-key", o.SNICertKeys,
 		"A certificate and key file pair, 'cert,key', served to clients that ask (by SNI) for a name it covers; repeatable")
 	fs.StringSliceVar(&o.EtcdServers, "etcd-servers", o.EtcdServers,
@@ -97,6 +104,9 @@ func (o *Options) Validate() error {
 		if h == "" || strings.ContainsAny(h, "/: ,") {
 			errs = append(errs, fmt.Errorf("--external-hostname %q must be a bare DNS name or IP address, without scheme or port", h))
 		}
+	}
+	if h := o.AdvertiseAddress; h != "" && strings.ContainsAny(h, "/: ,") {
+		errs = append(errs, fmt.Errorf("--advertise-address %q must be a bare DNS name or IP address, without scheme or port", h))
 	}
 	for _, pair := range o.SNICertKeys {
 		if _, err := parseCertPair(pair); err != nil {

@@ -42,7 +42,11 @@ func Run(ctx context.Context, o *Options) error {
 	if err := os.MkdirAll(o.RootDir, 0o700); err != nil {
 		return fmt.Errorf("creating --root-dir: %w", err)
 	}
-	p, err := ensurePKI(filepath.Join(o.RootDir, "pki"), append(internalNames(o.BindAddress), o.ExternalHostnames...))
+	servingNames := append(internalNames(o.BindAddress), o.ExternalHostnames...)
+	if o.AdvertiseAddress != "" {
+		servingNames = append(servingNames, o.AdvertiseAddress)
+	}
+	p, err := ensurePKI(filepath.Join(o.RootDir, "pki"), servingNames)
 	if err != nil {
 		return err
 	}
@@ -148,11 +152,15 @@ func Run(ctx context.Context, o *Options) error {
 	}()
 
 	// Clients of this process go through the front proxy, whose address does not change
-	// when a space's API server restarts.
-	baseURL := "https://" + net.JoinHostPort(urlHost(o.BindAddress), strconv.Itoa(o.SecurePort))
+	// when a space's API server restarts. Other clients are given the advertised address.
+	localURL := "https://" + net.JoinHostPort(urlHost(o.BindAddress), strconv.Itoa(o.SecurePort))
+	baseURL := localURL
+	if o.AdvertiseAddress != "" {
+		baseURL = "https://" + net.JoinHostPort(o.AdvertiseAddress, strconv.Itoa(o.SecurePort))
+	}
 	adminCreds := kubeconfig.Credentials{CA: p.CA.CertPEM, CertData: p.Admin.CertPEM, KeyData: p.Admin.KeyPEM}
 	rootConfig := &rest.Config{
-		Host:            spaces.URL(baseURL, spaces.RootPath),
+		Host:            spaces.URL(localURL, spaces.RootPath),
 		TLSClientConfig: rest.TLSClientConfig{CAData: p.CA.CertPEM, CertData: p.Admin.CertPEM, KeyData: p.Admin.KeyPEM},
 		QPS:             50, Burst: 100,
 	}

@@ -73,6 +73,27 @@ func TestMailboxController(t *testing.T) {
 		}
 	})
 
+	t.Run("a SyncTarget made without kcp.io/cluster gets its space's ID, and nothing else changes", func(t *testing.T) {
+		lira := &edgev2alpha1.SyncTarget{ObjectMeta: metav1.ObjectMeta{Name: "lira", Labels: map[string]string{"id": "lira", "env": "test"}}}
+		require.NoError(t, in1.Create(ctx, lira))
+		require.Empty(t, lira.Annotations)
+		got := &edgev2alpha1.SyncTarget{}
+		framework.Eventually(t, time.Minute, "the annotation appears", func() bool {
+			require.NoError(t, in1.Get(ctx, client.ObjectKey{Name: "lira"}, got))
+			return got.Annotations[mailbox.AnnotationSpaceID] != ""
+		})
+		assert.Equal(t, map[string]string{mailbox.AnnotationSpaceID: imw1.Status.Cluster}, got.Annotations)
+		assert.Equal(t, lira.Labels, got.Labels)
+		assert.Equal(t, lira.Spec, got.Spec)
+		// The documents' recipe: the mailbox name is the annotation, -mb-, and the UID.
+		name := got.Annotations[mailbox.AnnotationSpaceID] + "-mb-" + string(got.UID)
+		want[name] = "lira"
+		framework.Eventually(t, time.Minute, "the mailbox of that name", func() bool {
+			_, ok := mailboxes()[name]
+			return ok
+		})
+	})
+
 	t.Run("a deleted mailbox is re-created", func(t *testing.T) {
 		name := imw1.Status.Cluster + "-mb-" + string(florin.UID)
 		old := mailboxes()[name]

@@ -12,17 +12,24 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/kubestellar/kubestellar/test/framework"
 )
@@ -47,7 +54,9 @@ func TestBootstrapRefusesBadFlags(t *testing.T) {
 		{[]string{"--endpoint-address", "example.com"}, []string{"--endpoint-address must be HOST:PORT"}},
 		{[]string{"--host-ns", "Bad_NS"}, []string{"--host-ns must be a namespace name"}},
 		{[]string{"--secure-port", "70000"}, []string{"--secure-port must be a port number from 1 to 65535"}},
-		{[]string{"--kubestellar-version", "latest"}, []string{"--kubestellar-version must be a release version such as v0.21.0, not 'latest'"}},
+		{[]string{"--kubestellar-version", "1.2"}, []string{"--kubestellar-version must be latest or a release version such as v0.21.0, not '1.2'"}},
+		{[]string{"--endpoint-address", "a.example.com:443", "--external-endpoint", "b.example.com:443"}, []string{"--endpoint-address and --external-endpoint name the same setting"}},
+		{[]string{"--external-endpoint", "example.com"}, []string{"--endpoint-address must be HOST:PORT"}},
 		{[]string{"--archive", missing, "--os", "linux", "--arch", "amd64"}, []string{"--archive " + missing + ": no such file"}},
 		{[]string{"--archive", missing, "--os", "linux", "--arch", "arm64"}, []string{"is for linux/amd64, not linux/arm64"}},
 		{[]string{"--archive", missing, "--kubestellar-version", "v1.0.0"}, []string{"holds release v1.2.3, not --kubestellar-version v1.0.0"}},
@@ -67,7 +76,48 @@ func TestBootstrapRefusesBadFlags(t *testing.T) {
 	}
 	r := framework.Run(t.Context(), dir, script, "--help")
 	require.NoError(t, r.Err)
-	assert.Contains(t, r.Stdout, "--kubestellar-version VERSION  release to install (default: v0.0.0-dev")
+	// The copy in the source tree belongs to no release, so it never names one as its default.
+	assert.Regexp(t, `--kubestellar-version VERSION +release to install, such as v0\.21\.0, or latest`, r.Stdout)
+	assert.Contains(t, r.Stdout, "(default: latest)")
+	assert.NotContains(t, r.Stdout, "v0.0.0-dev")
+	assert.Contains(t, r.Stdout, "--external-endpoint HOST:PORT")
+	assert.Contains(t, r.Stdout, "--kcp-version VERSION")
+
+	t.Run("latest, when the releases page names no release", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		defer srv.Close()
+		folder := filepath.Join(dir, "folder")
+		cmd := exec.CommandContext(t.Context(), script, "--ensure-folder", folder, "--kubestellar-version", "latest")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "PATH="+pathWithout(t, "kubestellar"), "KUBESTELLAR_RELEASES_URL="+srv.URL+"/releases")
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		require.Error(t, cmd.Run())
+		assert.Contains(t, stderr.String(), "could not find the newest release at "+srv.URL+"/releases/latest; pass --kubestellar-version VERSION")
+		assert.Empty(t, stdout.String())
+		assert.NoDirExists(t, folder, "a refused run leaves nothing behind")
+	})
+}
+
+// releaseServer serves archive as the only release, version, laid out as GitHub lays out
+// releases: /releases/latest redirects to /releases/tag/VERSION, and the assets are under
+// /releases/download/VERSION/. It counts the downloads.
+func releaseServer(t *testing.T, archive string) (*httptest.Server, *atomic.Int32) {
+	var downloads atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /releases/latest", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/releases/tag/"+version, http.StatusFound)
+	})
+	mux.HandleFunc("GET /releases/tag/"+version, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "KubeStellar "+version+"\n")
+	})
+	mux.HandleFunc("GET /releases/download/"+version+"/"+filepath.Base(archive), func(w http.ResponseWriter, r *http.Request) {
+		downloads.Add(1)
+		http.ServeFile(w, r, archive)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv, &downloads
 }
 
 func TestDistAndBootstrap(t *testing.T) {
@@ -85,6 +135,9 @@ func TestDistAndBootstrap(t *testing.T) {
 
 	asset := fmt.Sprintf("kubestellar_%s_%s_%s.tar.gz", version, runtime.GOOS, runtime.GOARCH)
 	archive := filepath.Join(dist, asset)
+	if info, err := os.Stat(archive); err == nil {
+		t.Logf("%s: %.1f MiB", asset, float64(info.Size())/(1<<20))
+	}
 
 	t.Run("the archive holds every command, the upstream servers, the charts and the README", func(t *testing.T) {
 		entries := readArchive(t, archive)
@@ -101,7 +154,7 @@ func TestDistAndBootstrap(t *testing.T) {
 
 		commands, err := os.ReadDir(filepath.Join(root, "cmd"))
 		require.NoError(t, err)
-		want := []string{"bin/kube-apiserver", "bin/kube-controller-manager"}
+		want := []string{"bin/kube-apiserver", "bin/kube-controller-manager", "bin/kubectl"}
 		for _, c := range commands {
 			want = append(want, "bin/"+c.Name())
 		}
@@ -141,23 +194,27 @@ func TestDistAndBootstrap(t *testing.T) {
 		assert.Contains(t, string(script), "\nrelease_version="+version+"\n")
 	})
 
-	// The script runs as a user would run it, without KubeStellar on PATH.
+	// The script runs as a user would run it, without KubeStellar on PATH: first the copy in
+	// the source tree, which finds the newest release and downloads it, then the release's own
+	// copy, with the archive at hand.
 	folder := filepath.Join(framework.TempDir(t), "ks")
-	script := filepath.Join(dist, "bootstrap-kubestellar.sh")
+	bin := filepath.Join(folder, "kubestellar", "bin")
+	releases, downloads := releaseServer(t, archive)
 	port := freePort(t, 1)
 	controllerPort := freePort(t, 3)
 	t.Cleanup(func() {
 		// The test's context is over by now.
-		r := framework.Run(context.Background(), folder, filepath.Join(folder, "bin", "kubestellar"), "stop", "--log-folder", filepath.Join(folder, "kubestellar-logs"))
+		r := framework.Run(context.Background(), folder, filepath.Join(bin, "kubestellar"), "stop", "--log-folder", filepath.Join(folder, "kubestellar-logs"))
 		if r.Err != nil {
 			t.Errorf("kubestellar stop: %v\n%s%s", r.Err, r.Stdout, r.Stderr)
 		}
 	})
-	bootstrap := func(t *testing.T) framework.Result {
-		cmd := exec.CommandContext(t.Context(), script, "--archive", archive, "--ensure-folder", folder,
+	bootstrap := func(t *testing.T, script string, args ...string) framework.Result {
+		args = append(args, "--ensure-folder", folder,
 			"--secure-port", fmt.Sprint(port), "--bind-address", "127.0.0.1", "--", "--controller-port", fmt.Sprint(controllerPort))
+		cmd := exec.CommandContext(t.Context(), script, args...)
 		cmd.Dir = t.TempDir()
-		cmd.Env = append(os.Environ(), "PATH="+pathWithout(t, "kubestellar"))
+		cmd.Env = append(os.Environ(), "PATH="+pathWithout(t, "kubestellar"), "KUBESTELLAR_RELEASES_URL="+releases.URL+"/releases")
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		start := time.Now()
@@ -167,15 +224,29 @@ func TestDistAndBootstrap(t *testing.T) {
 		return framework.Result{Stdout: stdout.String(), Stderr: stderr.String()}
 	}
 	kubeconfig := filepath.Join(folder, ".kubestellar", "admin.kubeconfig")
-	exports := fmt.Sprintf("export PATH=\"%s/bin:$PATH\"\nexport KUBECONFIG=\"%s\"\n", folder, kubeconfig)
+	exports := fmt.Sprintf("export PATH=\"%s:$PATH\"\nexport KUBECONFIG=\"%s\"\n", bin, kubeconfig)
+	sourceScript := filepath.Join(root, "bootstrap", "bootstrap-kubestellar.sh")
+	releaseScript := filepath.Join(dist, "bootstrap-kubestellar.sh")
 
-	t.Run("bootstrap unpacks the archive, starts the core and prints the exports", func(t *testing.T) {
-		r := bootstrap(t)
+	t.Run("bootstrap from the source tree installs the newest release, starts the core and prints the exports", func(t *testing.T) {
+		r := bootstrap(t, sourceScript, "--kcp-version", "v0.11.0")
 		assert.Equal(t, exports, r.Stdout)
-		assert.Contains(t, r.Stderr, "Unpacking "+archive+" into "+folder)
+		assert.Contains(t, r.Stderr, "Note: --kcp-version v0.11.0 is ignored: this KubeStellar runs no kcp")
+		assert.Contains(t, r.Stderr, "The newest KubeStellar release is "+version)
+		url := releases.URL + "/releases/download/" + version + "/" + asset
+		assert.Contains(t, r.Stderr, "Downloading "+url)
+		assert.Contains(t, r.Stderr, "Unpacking "+url+" into "+filepath.Join(folder, "kubestellar"))
+		assert.Contains(t, r.Stderr, "Starting KubeStellar "+version+" as processes on this machine")
 		assert.Contains(t, r.Stderr, "KubeStellar is ready. To use it from another shell:")
+		assert.Equal(t, int32(1), downloads.Load())
 
-		release := framework.Run(t.Context(), folder, filepath.Join(folder, "bin", "kubestellar-release"))
+		// The folder is laid out as the documents say: the release under kubestellar/, the
+		// core's state and logs beside it.
+		for _, p := range []string{"kubestellar/bin/kubestellar", "kubestellar/bin/kubectl", "kubestellar/bin/kube-apiserver", "kubestellar/README.md", "kubestellar/charts/kubestellar/Chart.yaml", ".kubestellar/admin.kubeconfig", "kubestellar-logs"} {
+			_, err := os.Stat(filepath.Join(folder, p))
+			assert.NoError(t, err, "%s in the install folder", p)
+		}
+		release := framework.Run(t.Context(), folder, filepath.Join(bin, "kubestellar-release"))
 		require.NoError(t, release.Err)
 		assert.Equal(t, version+"\n", release.Stdout)
 		assert.Equal(t, []string{"127.0.0.1"}, listeners(t, port), "--bind-address reaches the space server")
@@ -186,20 +257,67 @@ func TestDistAndBootstrap(t *testing.T) {
 
 	t.Run("the printed KUBECONFIG reaches the space server and its core spaces", func(t *testing.T) {
 		server := framework.Kubectl(t, kubeconfig, "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}")
-		assert.Equal(t, fmt.Sprintf("https://localhost:%d/clusters/root", port), server)
+		// --bind-address is the address the space server writes for itself.
+		assert.Equal(t, fmt.Sprintf("https://127.0.0.1:%d/clusters/root", port), server)
 		spaces := framework.Kubectl(t, kubeconfig, "get", "spaces", "-o", "custom-columns=NAME:.metadata.name,PHASE:.status.phase", "--no-headers")
 		assert.Regexp(t, `(?m)^espw\s+Ready$`, spaces)
 		assert.Regexp(t, `(?m)^imw1\s+Ready$`, spaces)
 		assert.Regexp(t, `(?m)^wmw1\s+Ready$`, spaces)
 	})
 
-	t.Run("a second run does not unpack again and leaves the core running", func(t *testing.T) {
-		r := bootstrap(t)
+	t.Run("a second run, of the release's script with the archive at hand, does not unpack again and leaves the core running", func(t *testing.T) {
+		r := bootstrap(t, releaseScript, "--archive", archive)
 		assert.Equal(t, exports, r.Stdout)
-		assert.Contains(t, r.Stderr, "KubeStellar "+version+" for "+platform+" is already unpacked in "+folder)
+		assert.Contains(t, r.Stderr, "KubeStellar "+version+" for "+platform+" is already unpacked in "+filepath.Join(folder, "kubestellar"))
+		assert.NotContains(t, r.Stderr, "The newest KubeStellar release", "a version at hand needs no look-up")
+		assert.Equal(t, int32(1), downloads.Load(), "nothing downloaded again")
 		assert.NotContains(t, r.Stderr, "Unpacking")
 		assert.Contains(t, framework.Kubectl(t, kubeconfig, "get", "spaces", "espw", "-o", "jsonpath={.status.phase}"), "Ready")
 	})
+
+	t.Run("--external-endpoint deploys into the current cluster with that endpoint", func(t *testing.T) {
+		bootstrapDeploysWithExternalEndpoint(t, releaseScript, archive)
+	})
+}
+
+func bootstrapDeploysWithExternalEndpoint(t *testing.T, script, archive string) {
+	hosting := framework.StartAPIServer(t)
+	kubeconfig := framework.WriteKubeconfig(t, map[string]*rest.Config{"hosting": hosting.Config})
+	// What the init container of a running core publishes, so that the script's wait for the
+	// external kubeconfig ends at once; the deploy itself is a dry run. The Secret is the
+	// chart's, so it carries the release's ownership marks.
+	const ns = "ks-bootstrap"
+	const external = "apiVersion: v1\nkind: Config\ncurrent-context: root\n"
+	cs := kubernetes.NewForConfigOrDie(hosting.Config)
+	_, err := cs.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = cs.CoreV1().Secrets(ns).Create(t.Context(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "kubestellar", Namespace: ns,
+			Labels:      map[string]string{"app.kubernetes.io/managed-by": "Helm"},
+			Annotations: map[string]string{"meta.helm.sh/release-name": "kubestellar", "meta.helm.sh/release-namespace": ns},
+		},
+		Data: map[string][]byte{"external.kubeconfig": []byte(external)},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	folder := filepath.Join(framework.TempDir(t), "deploy")
+	cmd := exec.CommandContext(t.Context(), script, "--archive", archive, "--ensure-folder", folder,
+		"--external-endpoint", "ks.example.com:443", "--host-ns", ns, "--", "--dry-run")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "PATH="+pathWithout(t, "kubestellar"), "KUBECONFIG="+kubeconfig)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "bootstrap\n%s%s", stdout.String(), stderr.String())
+
+	assert.Contains(t, stderr.String(), "Deploying KubeStellar "+version+" into namespace "+ns+" of the current cluster")
+	assert.Contains(t, stderr.String(), "- --external-endpoint=ks.example.com:443", "the endpoint reaches the chart")
+	assert.Contains(t, stderr.String(), "dry run: nothing was changed")
+	fetched := filepath.Join(folder, "kubestellar.kubeconfig")
+	assert.Equal(t, fmt.Sprintf("export PATH=\"%s:$PATH\"\nexport KUBECONFIG=\"%s\"\n", filepath.Join(folder, "kubestellar", "bin"), fetched), stdout.String())
+	got, err := os.ReadFile(fetched)
+	require.NoError(t, err)
+	assert.Equal(t, external, string(got))
 }
 
 type entry struct {
