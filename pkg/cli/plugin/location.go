@@ -97,11 +97,7 @@ changes nothing.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cmd.SilenceUsage = true
-			name := args[0]
-			if err := inventory.ValidateName(name); err != nil {
-				return err
-			}
-			labels, err := inventory.ParseLabels(args[1:])
+			name, labels, err := locationArgs(args)
 			if err != nil {
 				return err
 			}
@@ -204,4 +200,17 @@ space (--imw, by default the current space). Deleting what is not there is fine.
 	o.addFlags(cmd)
 	e.addTrace(cmd)
 	return cmd
+}
+
+// locationArgs parses "NAME [KEY=VALUE...]", the arguments of ensure location and
+// prep-for-cluster.
+func locationArgs(args []string) (string, map[string]string, error) {
+	if err := inventory.ValidateName(args[0]); err != nil {
+		return "", nil, err
+	}
+	labels, err := inventory.ParseLabels(args[1:])
+	if err != nil {
+		return "", nil, err
+	}
+	return args[0], labels, nil
 }

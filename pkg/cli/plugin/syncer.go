@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
-	"github.com/kubestellar/kubestellar/pkg/inventory"
 	"github.com/kubestellar/kubestellar/pkg/mailbox"
 	"github.com/kubestellar/kubestellar/pkg/spaces"
 	"github.com/kubestellar/kubestellar/pkg/syncergen"
@@ -171,11 +170,7 @@ NAME" do, with the flags of both.`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cmd.SilenceUsage = true
-			name := args[0]
-			if err := inventory.ValidateName(name); err != nil {
-				return err
-			}
-			labels, err := inventory.ParseLabels(args[1:])
+			name, labels, err := locationArgs(args)
 			if err != nil {
 				return err
 			}
