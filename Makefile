@@ -285,6 +285,34 @@ lint: $(GOLANGCI_LINT) $(HELM) ## Run go vet, golangci-lint, helm lint and shell
 	hack/ensure-packages.sh shellcheck
 	shellcheck -x .ci/run hack/*.sh $(filter-out %.md,$(wildcard hack/cluster/*)) bootstrap/*.sh
 
+# The native Go fuzz targets, as package:target (go test fuzzes one target of one package per
+# run). Their seed corpora (f.Add and testdata/fuzz/) also run in every plain go test.
+FUZZ_TARGETS := \
+	./pkg/placement:FuzzExpandString \
+	./pkg/placement:FuzzCustomizeReplacement \
+	./pkg/kubeconfig:FuzzSwitchDomain \
+	./pkg/spaces:FuzzSpacePath \
+	./pkg/wrapper:FuzzWrapUnwrap \
+	./pkg/where:FuzzSelectorMatching \
+	./charts:FuzzValues
+FUZZTIME ?= 60s
+FUZZ_CI_TIME ?= 20s
+FUZZ_FLAGS ?=
+# fuzz_run(time, extra flags): each target in turn; a crash stops the run, and the input that
+# caused it is written to that package's testdata/fuzz/<target>/.
+fuzz_run = for t in $(FUZZ_TARGETS); do \
+	  echo "== $${t%%:*} $${t\#\#*:} ($(1))"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t\#\#*:}\$$" -fuzztime $(1) $(2) $(FUZZ_FLAGS) "$${t%%:*}" || exit 1; \
+	done
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 60s), one after another; a crash fails and is kept in testdata/fuzz/.
+	@$(call fuzz_run,$(FUZZTIME),)
+
+.PHONY: fuzz-ci
+fuzz-ci: ## The bounded fuzz pass of CI: each target for FUZZ_CI_TIME (default 20s) with -parallel 2.
+	@$(call fuzz_run,$(FUZZ_CI_TIME),-parallel 2)
+
 ##@ Upstream binaries and tools (built from Go modules, cached in CACHE_DIR)
 
 .PHONY: testbin

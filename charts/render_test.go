@@ -265,9 +265,11 @@ func TestDeployment(t *testing.T) {
 
 	assert.Equal(t, []string{"--root-dir=" + stateDir, "--secure-port=6443", "--external-hostname=" + host, "-v=2"},
 		container(t, d, "space-server").Args)
-	for _, name := range containerNames[2:] {
+	for name, ports := range map[string][2]int{"mailbox-controller": {10203, 10213}, "where-resolver": {10205, 10215}, "placement-translator": {10204, 10214}} {
 		assert.Equal(t, []string{
-			"--root-kubeconfig=" + stateDir + "/admin.kubeconfig", "--base-kubeconfig=" + stateDir + "/admin.kubeconfig", "-v=2",
+			"--root-kubeconfig=" + stateDir + "/admin.kubeconfig", "--base-kubeconfig=" + stateDir + "/admin.kubeconfig",
+			fmt.Sprintf("--metrics-bind-address=:%d", ports[0]), "--metrics-secure=true",
+			fmt.Sprintf("--health-bind-address=:%d", ports[1]), "-v=2",
 		}, container(t, d, name).Args, name)
 	}
 }
@@ -302,7 +304,7 @@ func TestProbes(t *testing.T) {
 	startup := ss.StartupProbe.PeriodSeconds * ss.StartupProbe.FailureThreshold
 	assert.GreaterOrEqual(t, startup, int32(300), "the space server gets minutes to start, not the ~30 s it usually takes")
 
-	for name, port := range map[string]int32{"init": 10206, "mailbox-controller": 10203, "where-resolver": 10205, "placement-translator": 10204} {
+	for name, port := range map[string]int32{"init": 10206, "mailbox-controller": 10213, "where-resolver": 10215, "placement-translator": 10214} {
 		c := container(t, d, name)
 		assert.Equal(t, probe{corev1.URISchemeHTTP, "/readyz", port}, get(c, c.ReadinessProbe), name)
 		assert.Equal(t, probe{corev1.URISchemeHTTP, "/healthz", port}, get(c, c.LivenessProbe), name)

@@ -170,13 +170,31 @@ fi
 echo "speciald is in guilder only"
 
 step "Report state back: guilder's speciald becomes available there; its status reaches root:wmw1"
+generation=$("$kubectl" --kubeconfig "$work/guilder.kubeconfig" -n specialstuff get deployment speciald -o jsonpath='{.metadata.generation}')
 "$kubectl" --kubeconfig "$work/guilder.kubeconfig" -n specialstuff patch deployment speciald --subresource=status --type=merge \
-  -p '{"status":{"replicas":1,"readyReplicas":1,"availableReplicas":1,"updatedReplicas":1}}'
+  -p '{"status":{"observedGeneration":'"$generation"',"replicas":1,"readyReplicas":1,"availableReplicas":1,"updatedReplicas":1,
+       "conditions":[{"type":"Available","status":"True","reason":"MinimumReplicasAvailable","message":"1 of 1 available"}]}}'
 wait_for 60 "speciald's status in root:wmw1" bash -c \
   "[ \"\$('$kubectl' -n specialstuff get deployment speciald -o jsonpath='{.status.availableReplicas}')\" = 1 ]"
 echo "root:wmw1 speciald: availableReplicas=$("$kubectl" -n specialstuff get deployment speciald -o jsonpath='{.status.availableReplicas}'), executing-count=$("$kubectl" -n specialstuff get deployment speciald -o jsonpath='{.metadata.annotations.kubestellar\.io/executing-count}')"
 
 step "What travels through the mailboxes"
 kubestellar-list-syncing-objects --parent-kubeconfig "$KUBECONFIG" --api-group apps --api-kind Deployment --json
+
+step "Where the workload is: the placements' counts, each object at each cluster, and why"
+summary_is() { # summary_is PLACEMENT SELECTED/APPLIED/AVAILABLE/FAILED
+  [ "$("$kubectl" get edgeplacement "$1" -o jsonpath='{.status.summary.selected}/{.status.summary.applied}/{.status.summary.available}/{.status.summary.failed}')" = "$2" ]
+}
+# edge-placement-c: namespace commonstuff, ConfigMap httpd-htdocs and Deployment commond, in
+# both clusters; edge-placement-s: namespace specialstuff and Deployment speciald (available),
+# in guilder.
+wait_for 60 "edge-placement-c applied everywhere" summary_is edge-placement-c 6/6/0/0
+wait_for 60 "edge-placement-s applied, speciald available" summary_is edge-placement-s 2/2/1/0
+"$kubectl" get edgeplacements
+kubectl-kubestellar status
+kubectl-kubestellar status edge-placement-s | grep -E '^edge-placement-s +deployments.apps +specialstuff +speciald +guilder +Available '
+kubectl-kubestellar explain placement edge-placement-s | tee "$work/explain.txt"
+grep -E 'location "guilder" in root:imw1: selected by locationSelectors\[0\]' "$work/explain.txt"
+grep -E 'location "florin" in root:imw1: not selected' "$work/explain.txt"
 
 step "Quickstart passed"

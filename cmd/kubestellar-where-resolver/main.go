@@ -20,7 +20,8 @@ Location's space matching the Location's instanceSelector. It writes them as the
 of the SinglePlacementSlice of the same name, owned by the placement, and keeps
 status.matchingLocationCount and the Resolved condition (False, naming the problem, when a
 selector is invalid). It reacts to any change of labels or spec on either side.`,
-		BindAddress: ":10205",
+		MetricsBindAddress: "127.0.0.1:10205",
+		HealthBindAddress:  ":10215",
 		Setup: func(_ context.Context, mgr *multicluster.Manager, o *controllerhost.Options) error {
 			_, err := where.Setup(mgr, where.Options{Concurrency: o.Concurrency})
 			return err

@@ -24,7 +24,8 @@ mailbox created or deleted.
 The --base-* flags may also be typed --mbws-kubeconfig, --mbws-context, --mbws-user and
 --mbws-cluster, their names in the original KubeStellar (the client for mailbox
 workspaces). At -v=1 it logs its command-line flags when it starts.`,
-		BindAddress: ":10203",
+		MetricsBindAddress: "127.0.0.1:10203",
+		HealthBindAddress:  ":10213",
 		FlagAliases: map[string]string{
 			"mbws-kubeconfig": "base-kubeconfig",
 			"mbws-context":    "base-context",

@@ -23,6 +23,11 @@ func TestDocumentedFlags(t *testing.T) {
 	help, err := exec.Command(bin, "--help").CombinedOutput()
 	require.NoError(t, err, string(help))
 	assert.Contains(t, string(help), "--mbws-kubeconfig")
+	// Metrics stay on this machine unless asked otherwise; the probes have their own port.
+	assert.Regexp(t, `--metrics-bind-address string +.*\(default "127\.0\.0\.1:10203"\)`, string(help))
+	assert.Regexp(t, `--health-bind-address string +.*\(default ":10213"\)`, string(help))
+	assert.Regexp(t, `--metrics-secure +.*HTTPS`, string(help))
+	assert.Regexp(t, `--enable-pprof +.*/debug/pprof/`, string(help))
 
 	// The kubeconfig does not exist, so the controller waits for it until killed.
 	kubeconfig := filepath.Join(dir, "not-yet.kubeconfig")
@@ -41,6 +46,9 @@ func TestDocumentedFlags(t *testing.T) {
 		`"Command line flag" base-cluster="c1"`,
 		`"Command line flag" concurrency="8"`,
 		`"Command line flag" espw-path="root:espw"`,
+		// --server-bind-address is the original's name of --metrics-bind-address.
+		`"Command line flag" metrics-bind-address=""`,
+		`"Command line flag" enable-pprof="false"`,
 	} {
 		assert.Contains(t, log, want)
 	}

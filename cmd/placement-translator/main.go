@@ -22,7 +22,8 @@ Location). It removes wrappers no longer wanted, writes each mailbox's SyncerCon
 union of what the placements reaching it ask for, upsync included), keeps the
 kubestellar.io/executing-count annotation of every placed object, and copies a singleton's
 reported status back into it when its placement sets wantSingletonReportedState.`,
-		BindAddress: ":10204",
+		MetricsBindAddress: "127.0.0.1:10204",
+		HealthBindAddress:  ":10214",
 		Setup: func(_ context.Context, mgr *multicluster.Manager, o *controllerhost.Options) error {
 			_, err := placement.Setup(mgr, placement.Options{ESPWPath: o.ESPWPath, Concurrency: o.Concurrency})
 			return err

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	spacev1alpha1 "github.com/kubestellar/kubestellar/pkg/apis/space/v1alpha1"
 	"github.com/kubestellar/kubestellar/pkg/crds"
 	"github.com/kubestellar/kubestellar/pkg/spaces"
 )
@@ -45,9 +46,10 @@ func WaitForServer(ctx context.Context, c *spaces.Client, timeout time.Duration,
 	return nil
 }
 
-// EnsureWithAPI ensures the space at path, Ready, with the KubeStellar API installed.
-func EnsureWithAPI(ctx context.Context, c *spaces.Client, path string, timeout time.Duration, progress spaces.Progress) (bool, error) {
-	created, err := c.Ensure(ctx, path, timeout, progress)
+// EnsureWithAPI ensures the space at path, Ready, with the KubeStellar API installed; a new
+// space gets the given role (a spacev1alpha1.Role* value).
+func EnsureWithAPI(ctx context.Context, c *spaces.Client, path, role string, timeout time.Duration, progress spaces.Progress) (bool, error) {
+	created, err := c.EnsureWithRole(ctx, path, role, timeout, progress)
 	if err != nil {
 		return false, err
 	}
@@ -72,13 +74,18 @@ func Init(ctx context.Context, c *spaces.Client, o Options) error {
 	}
 	for _, group := range []struct {
 		what  string
+		role  string
 		paths []string
-	}{{"core space", []string{o.ESPWPath}}, {"inventory management space", o.IMWs}, {"workload management space", o.WMWs}} {
+	}{
+		{"core space", spacev1alpha1.RoleCore, []string{o.ESPWPath}},
+		{"inventory management space", spacev1alpha1.RoleInventory, o.IMWs},
+		{"workload management space", spacev1alpha1.RoleWorkload, o.WMWs},
+	} {
 		for _, path := range group.paths {
 			if err := spaces.ValidatePath(path); err != nil {
 				return err
 			}
-			created, err := EnsureWithAPI(ctx, c, path, o.Timeout, say)
+			created, err := EnsureWithAPI(ctx, c, path, group.role, o.Timeout, say)
 			if err != nil {
 				return err
 			}

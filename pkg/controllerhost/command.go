@@ -3,6 +3,7 @@ package controllerhost
 import (
 	"context"
 	"flag"
+	"maps"
 	"os"
 	"os/signal"
 	"regexp"
@@ -24,8 +25,10 @@ type Command struct {
 	Name string
 	// Short and Long are the help texts.
 	Short, Long string
-	// BindAddress is the default --server-bind-address.
-	BindAddress string
+	// MetricsBindAddress is the default --metrics-bind-address.
+	MetricsBindAddress string
+	// HealthBindAddress is the default --health-bind-address.
+	HealthBindAddress string
 	// Setup adds the binary's controllers to the manager, given the parsed options.
 	Setup func(ctx context.Context, mgr *multicluster.Manager, o *Options) error
 	// FlagAliases maps other names of flags, such as the original documents' names, to the
@@ -35,7 +38,8 @@ type Command struct {
 
 // Main runs the controller binary described by c and exits.
 func Main(c Command) {
-	opts := NewOptions(c.Name, c.BindAddress)
+	opts := NewOptions(c.Name, c.MetricsBindAddress)
+	opts.HealthBindAddress = c.HealthBindAddress
 	cmd := &cobra.Command{
 		Use:   c.Name,
 		Short: c.Short,
@@ -59,15 +63,15 @@ func Main(c Command) {
 	goFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(goFlags)
 	cmd.Flags().AddGoFlagSet(goFlags)
-	if len(c.FlagAliases) > 0 {
-		// pflag resolves every name typed through this, so an alias sets the flag itself.
-		cmd.SetGlobalNormalizationFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
-			if to, ok := c.FlagAliases[name]; ok {
-				return pflag.NormalizedName(to)
-			}
-			return pflag.NormalizedName(name)
-		})
-	}
+	aliases := map[string]string{ServerBindAddressAlias: MetricsBindAddressFlag}
+	maps.Copy(aliases, c.FlagAliases)
+	// pflag resolves every name typed through this, so an alias sets the flag itself.
+	cmd.SetGlobalNormalizationFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if to, ok := aliases[name]; ok {
+			return pflag.NormalizedName(to)
+		}
+		return pflag.NormalizedName(name)
+	})
 
 	// Run returns within --shutdown-timeout (and the release of the lease); the deadline
 	// here catches whatever else might hang on the way out.

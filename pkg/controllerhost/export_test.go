@@ -5,3 +5,6 @@ var RunElected = runElected
 
 // RunBounded is runBounded, for tests.
 var RunBounded = runBounded
+
+// ServeMetrics is serveMetrics, for tests.
+var ServeMetrics = serveMetrics

@@ -64,6 +64,8 @@ type Config struct {
 
 	// ExtraArgs are appended last, so they override the defaults above.
 	ExtraArgs []string
+	// Env, when not nil, replaces the inherited environment (GOGC, GOMEMLIMIT, ...).
+	Env []string
 	// Verbosity is the klog -v level of the server.
 	Verbosity int
 	// StartTimeout bounds the wait for readiness; 2 minutes when zero.
@@ -111,6 +113,7 @@ func start(ctx context.Context, cfg Config) (*Server, error) {
 		Name:    "kube-apiserver " + cfg.Name,
 		Path:    cfg.Binary,
 		Args:    cfg.args(port),
+		Env:     cfg.Env,
 		LogFile: cfg.LogFile,
 	})
 	if err != nil {

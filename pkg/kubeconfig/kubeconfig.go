@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/kubestellar/kubestellar/pkg/spaces"
@@ -71,7 +72,11 @@ func SwitchDomain(cfg *clientcmdapi.Config, contextName, domain, port string, ca
 	if domain == "" {
 		return fmt.Errorf("the domain must not be empty")
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+	// Anything else would make server URLs that no client can parse.
+	if net.ParseIP(domain) == nil && len(validation.IsDNS1123Subdomain(strings.ToLower(domain))) > 0 {
+		return fmt.Errorf("domain %q is not a DNS name or an IP address (give the port separately)", domain)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n < 1 {
 		return fmt.Errorf("port %q is not a valid port number", port)
 	}
 	kctx, ok := cfg.Contexts[contextName]

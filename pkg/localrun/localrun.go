@@ -42,9 +42,9 @@ type Options struct {
 	ExternalHostname string
 	// SecurePort is the local space server's port.
 	SecurePort int
-	// ControllerPort is where the first controller serves /metrics, /healthz and /readyz on
-	// 127.0.0.1, the others on the ports after it (another value lets a second core run on
-	// the same machine); 0 serves none.
+	// ControllerPort is where the first controller serves /metrics on 127.0.0.1, the others
+	// on the ports after it, and each its /healthz and /readyz HealthPortOffset ports above
+	// (another value lets a second core run on the same machine); 0 serves none.
 	ControllerPort int
 	// Kubeconfig and Context reach a space server that is not local.
 	Kubeconfig, Context string
@@ -66,6 +66,10 @@ type Options struct {
 var controllers = []string{"mailbox-controller", "placement-translator", "kubestellar-where-resolver"}
 
 const spaceServer = "kubestellar-space-server"
+
+// HealthPortOffset is how far above its metrics port a controller serves its probes, as the
+// binaries do by default (10203 and 10213, and so on).
+const HealthPortOffset = 10
 
 // step writes a step to the trace.
 func (o *Options) step(format string, args ...any) {
@@ -182,14 +186,16 @@ func Start(ctx context.Context, o *Options) error {
 	}
 	kubeconfig, context := o.kubeconfig()
 	for i, name := range controllers {
-		serve := ""
+		metrics, health := "", ""
 		if o.ControllerPort != 0 {
-			// Each serves /metrics on its own port beside the others.
-			serve = fmt.Sprintf("127.0.0.1:%d", o.ControllerPort+i)
+			// Each serves /metrics on its own port beside the others, and its probes
+			// HealthPortOffset ports above.
+			metrics = fmt.Sprintf("127.0.0.1:%d", o.ControllerPort+i)
+			health = fmt.Sprintf("127.0.0.1:%d", o.ControllerPort+HealthPortOffset+i)
 		}
 		args := []string{
 			"--root-kubeconfig", kubeconfig, "--base-kubeconfig", kubeconfig, "--espw-path", o.ESPWPath,
-			"--server-bind-address", serve, v,
+			"--metrics-bind-address", metrics, "--health-bind-address", health, v,
 		}
 		if context != "" {
 			args = append(args, "--root-context", context)

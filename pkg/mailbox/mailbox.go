@@ -121,6 +121,22 @@ func Setup(mgr *multicluster.Manager, opts Options) (*multicluster.Controller, e
 		return nil, err
 	}
 	mgr.AddController(c)
+
+	// SyncTarget status: Ready from the heartbeats in the mailbox.
+	hb, err := multicluster.NewController("mailbox-heartbeats", &heartbeats{mgr: mgr, espwPath: opts.ESPWPath}, multicluster.ControllerOptions{Concurrency: opts.Concurrency})
+	if err != nil {
+		return nil, err
+	}
+	if err := hb.Watch(&edgev2alpha1.SyncTarget{}); err != nil {
+		return nil, err
+	}
+	err = hb.Watch(&edgev2alpha1.SyncerConfig{},
+		multicluster.InClusters(func(cl *multicluster.Cluster) bool { return cl.Path == opts.ESPWPath }),
+		multicluster.MapTo(syncTargetOfConfig))
+	if err != nil {
+		return nil, err
+	}
+	mgr.AddController(hb)
 	return c, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/go-logr/logr"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -73,7 +75,7 @@ type ControllerOptions struct {
 	Concurrency int
 	// ReconcileTimeout bounds one Reconcile call; 1 minute when zero.
 	ReconcileTimeout time.Duration
-	// RateLimiter paces retries; controller-runtime's default when nil.
+	// RateLimiter paces retries; DefaultRateLimiter when nil.
 	RateLimiter workqueue.TypedRateLimiter[Request]
 }
 
@@ -184,6 +186,30 @@ func Index(field string, extract client.IndexerFunc) WatchOption {
 	}
 }
 
+// Retry pacing of DefaultRateLimiter.
+const (
+	retryFirst = 5 * time.Millisecond
+	// RetryMax bounds the wait before a failed request is tried again. A space or cluster
+	// that was away for a minute must see its requests again within seconds of coming back,
+	// and no event may come to hurry them: controller-runtime's default bound of 1000s
+	// would leave them waiting for minutes.
+	RetryMax = 10 * time.Second
+	// retryQPS and retryBurst bound the retries of all requests together; an outage fails
+	// every request that comes, and their retries must not queue behind each other for
+	// minutes when it ends.
+	retryQPS   = 100
+	retryBurst = 1000
+)
+
+// DefaultRateLimiter paces the retries of failed requests: per request, doubling from 5ms up
+// to RetryMax; in all, retryQPS with bursts of retryBurst.
+func DefaultRateLimiter() workqueue.TypedRateLimiter[Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[Request](retryFirst, RetryMax),
+		&workqueue.TypedBucketRateLimiter[Request]{Limiter: rate.NewLimiter(rate.Limit(retryQPS), retryBurst)},
+	)
+}
+
 // NewController makes a controller named name (unique in the process's metrics) whose
 // Requests r reconciles; add it to a Manager to run it.
 func NewController(name string, r Reconciler, opts ControllerOptions) (*Controller, error) {
@@ -193,13 +219,17 @@ func NewController(name string, r Reconciler, opts ControllerOptions) (*Controll
 		started: make(chan struct{}),
 		warm:    make(chan struct{}),
 	}
+	limiter := opts.RateLimiter
+	if limiter == nil {
+		limiter = DefaultRateLimiter()
+	}
 	timeout := opts.ReconcileTimeout
 	if timeout == 0 {
 		timeout = time.Minute
 	}
 	ctrl, err := controller.NewTypedUnmanaged(name, controller.TypedOptions[Request]{
 		MaxConcurrentReconciles: max(opts.Concurrency, 1),
-		RateLimiter:             opts.RateLimiter,
+		RateLimiter:             limiter,
 		ReconciliationTimeout:   timeout,
 		// A process may run the same controller again after stopping it (tests do).
 		SkipNameValidation: ptr.To(true),

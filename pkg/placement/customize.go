@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -23,6 +24,13 @@ func Customize(obj *unstructured.Unstructured, replacements []edgev2alpha1.Repla
 	doc, err := json.Marshal(obj.Object)
 	if err != nil {
 		return err
+	}
+	if expand {
+		// The object's own strings are expanded before the replacements go in, so that each
+		// string is expanded once: a replacement's %% stays a literal %.
+		if doc, err = expandJSON(doc, params); err != nil {
+			return err
+		}
 	}
 	for i, r := range replacements {
 		pointer, err := jsonPointer(r.Path)
@@ -44,12 +52,6 @@ func Customize(obj *unstructured.Unstructured, replacements []edgev2alpha1.Repla
 			return fmt.Errorf("replacements[%d].path %q: %w", i, r.Path, err)
 		}
 		doc = next
-	}
-	if expand {
-		// Parameters in the object's own strings are expanded too.
-		if doc, err = expandJSON(doc, params); err != nil {
-			return err
-		}
 	}
 	out := map[string]any{}
 	if err := json.Unmarshal(doc, &out); err != nil {
@@ -73,6 +75,10 @@ func applyOp(doc []byte, op, pointer string, value []byte) ([]byte, error) {
 
 // jsonPointer turns a JSONPath of fields and indices ($.a.b[0]['c.d']) into a JSON pointer.
 func jsonPointer(path string) (string, error) {
+	if !utf8.ValidString(path) {
+		// JSON would turn the bytes into U+FFFD, a field other than the one named.
+		return "", fmt.Errorf("the path is not valid UTF-8")
+	}
 	parser, err := jsonpath.Parse("path", "{"+path+"}")
 	if err != nil {
 		return "", err

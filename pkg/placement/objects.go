@@ -61,6 +61,8 @@ func (t *Translator) reconcileObject(ctx context.Context, req multicluster.Reque
 	var obj *unstructured.Unstructured
 	sel := &selection{wrappers: map[string]*edgev2alpha1.WrappedObject{}, kept: map[string]bool{}, problems: map[string]string{}}
 	space, known := t.mgr.Cluster(ref.Space)
+	// Which placements select the object is known unless its space does not serve them now.
+	selectionKnown := !known
 	if known {
 		served, err := space.Serves(&edgev2alpha1.EdgePlacement{})
 		if err != nil {
@@ -76,6 +78,7 @@ func (t *Translator) reconcileObject(ctx context.Context, req multicluster.Reque
 		// A space that does not serve placements now may serve them again (its CRDs are coming
 		// back): what it had delivered stays until seen gone.
 		sel.partial = !served
+		selectionKnown = served
 		if served {
 			if obj, err = t.getObject(ctx, space, ref); err != nil {
 				return reconcile.Result{}, err
@@ -103,6 +106,9 @@ func (t *Translator) reconcileObject(ctx context.Context, req multicluster.Reque
 		return reconcile.Result{}, err
 	}
 
+	if selectionKnown {
+		t.enqueueStatus(ref.Space, t.setSelected(ref, sel.placements))
+	}
 	if t.setProblems(ref, sel.problems) {
 		for _, p := range sel.placements {
 			t.placements.Enqueue(multicluster.Request{Cluster: ref.Space, NamespacedName: types.NamespacedName{Name: p}})
@@ -174,7 +180,15 @@ func (t *Translator) selectObject(ctx context.Context, space *multicluster.Clust
 	if err := space.GetClient().List(ctx, placements); err != nil {
 		return nil, err
 	}
-	sort.Slice(placements.Items, func(i, j int) bool { return placements.Items[i].Name < placements.Items[j].Name })
+	// The oldest placement first: a destination's wrapper carries the claim of the oldest
+	// placement that sends the object there (wrapper.Precedence).
+	sort.Slice(placements.Items, func(i, j int) bool {
+		a, b := &placements.Items[i], &placements.Items[j]
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
+		return a.Name < b.Name
+	})
 	candidate, err := t.candidate(ctx, space, ref, obj)
 	if err != nil {
 		return nil, err
@@ -223,6 +237,8 @@ func (t *Translator) selectObject(ctx context.Context, space *multicluster.Clust
 			if err != nil {
 				return nil, err
 			}
+			w.Annotations[wrapper.AnnotationPlacement] = wrapper.PlacementName(space.Path, ep.Name)
+			w.Annotations[wrapper.AnnotationPrecedence] = wrapper.Precedence(ep.CreationTimestamp, space.Path, ep.Name)
 			sel.wrappers[box] = w
 		}
 	}

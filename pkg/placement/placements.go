@@ -7,6 +7,7 @@ import (
 
 	"github.com/kubestellar/kubestellar/pkg/wrapper"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -53,10 +54,20 @@ func (t *Translator) reconcilePlacement(ctx context.Context, req multicluster.Re
 			cond.Message = cond.Message[:4000] + " ..."
 		}
 	}
-	if old := findCondition(ep, cond.Type); old != nil && old.Status == cond.Status && old.Message == cond.Message && old.ObservedGeneration == cond.ObservedGeneration {
+	old := findCondition(ep, cond.Type)
+	if old != nil && old.Status == cond.Status && old.Message == cond.Message && old.ObservedGeneration == cond.ObservedGeneration {
 		return reconcile.Result{}, nil
 	}
-	return reconcile.Result{}, where.ApplyPlacementStatus(ctx, space.GetClient(), ep, FieldManager, nil, cond)
+	if err := where.ApplyPlacementStatus(ctx, space.GetClient(), ep, FieldManager, nil, cond); err != nil {
+		return reconcile.Result{}, err
+	}
+	switch {
+	case cond.Status == metav1.ConditionFalse && (old == nil || old.Status != cond.Status || old.Message != cond.Message):
+		space.GetEventRecorder(FieldManager).Eventf(ep, nil, corev1.EventTypeWarning, cond.Reason, "Deliver", "%s", cond.Message)
+	case cond.Status == metav1.ConditionTrue && old != nil && old.Status == metav1.ConditionFalse:
+		space.GetEventRecorder(FieldManager).Eventf(ep, nil, corev1.EventTypeNormal, cond.Reason, "Deliver", "%s", cond.Message)
+	}
+	return reconcile.Result{}, nil
 }
 
 func findCondition(ep *edgev2alpha1.EdgePlacement, t string) *metav1.Condition {

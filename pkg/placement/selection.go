@@ -1,17 +1,18 @@
 package placement
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
 	spacev1alpha1 "github.com/kubestellar/kubestellar/pkg/apis/space/v1alpha1"
+	"github.com/kubestellar/kubestellar/pkg/where"
 )
 
 // excludedResources are never downsynced, whatever the selectors say: objects every cluster
@@ -90,15 +91,45 @@ func Selects(tests []edgev2alpha1.DownsyncObjectTest, c Candidate) bool {
 	return slices.ContainsFunc(tests, func(t edgev2alpha1.DownsyncObjectTest) bool { return matches(t, c) })
 }
 
-// matches applies one test: every field that is set must match; "*" matches anything. For a
+// matches applies one test.
+func matches(t edgev2alpha1.DownsyncObjectTest, c Candidate) bool {
+	return testMismatch(t, c, false) == nil
+}
+
+// Mismatch says which field of a downsync test an object fails, and why.
+type Mismatch struct {
+	// Field is the test's field that fails: apiGroup, resources, namespaces,
+	// namespaceSelectors, objectNames or labelSelectors.
+	Field string `json:"field"`
+	// Reason says what the object has and what the field wants.
+	Reason string `json:"reason"`
+}
+
+// TestMismatch applies one test and returns the first field that fails, or nil when the test
+// selects the candidate. Every field that is set must match; "*" matches anything. For a
 // cluster-scoped object, namespaces and namespaceSelectors apply only to a Namespace (by its
 // own name and labels); any other cluster-scoped object fails a test that sets them.
-func matches(t edgev2alpha1.DownsyncObjectTest, c Candidate) bool {
+func TestMismatch(t edgev2alpha1.DownsyncObjectTest, c Candidate) *Mismatch {
+	return testMismatch(t, c, true)
+}
+
+// testMismatch is TestMismatch; without why, the reason is left empty (the controllers only
+// need the verdict, for every object and test, and the words cost).
+func testMismatch(t edgev2alpha1.DownsyncObjectTest, c Candidate, why bool) *Mismatch {
+	fail := func(field string, reason func() string) *Mismatch {
+		m := &Mismatch{Field: field}
+		if why {
+			m.Reason = reason()
+		}
+		return m
+	}
 	if t.APIGroup != nil && *t.APIGroup != "*" && *t.APIGroup != c.GR.Group {
-		return false
+		return fail("apiGroup", func() string { return fmt.Sprintf("API group is %q, want %q", c.GR.Group, *t.APIGroup) })
 	}
 	if !listMatches(t.Resources, c.GR.Resource) {
-		return false
+		return fail("resources", func() string {
+			return fmt.Sprintf("resource is %q, want one of [%s]", c.GR.Resource, strings.Join(t.Resources, " "))
+		})
 	}
 	ns := c.Object.GetNamespace()
 	isNamespace := c.GR == schema.GroupResource{Resource: "namespaces"}
@@ -107,13 +138,28 @@ func matches(t edgev2alpha1.DownsyncObjectTest, c Candidate) bool {
 	}
 	if len(t.Namespaces) > 0 || len(t.NamespaceSelectors) > 0 {
 		if !c.Namespaced && !isNamespace {
-			return false
+			return fail("namespaces", func() string { return "the object is cluster-scoped, and the test selects by namespace" })
 		}
-		if !listMatches(t.Namespaces, ns) || !anySelectorMatches(t.NamespaceSelectors, c.NamespaceLabels) {
-			return false
+		if !listMatches(t.Namespaces, ns) {
+			return fail("namespaces", func() string {
+				return fmt.Sprintf("namespace %q is not one of [%s]", ns, strings.Join(t.Namespaces, " "))
+			})
+		}
+		if !anySelectorMatches(t.NamespaceSelectors, c.NamespaceLabels) {
+			return fail("namespaceSelectors", func() string {
+				return fmt.Sprintf("namespace %q: %s", ns, selectorsMismatch("namespaceSelectors", t.NamespaceSelectors, c.NamespaceLabels))
+			})
 		}
 	}
-	return listMatches(t.ObjectNames, c.Object.GetName()) && anySelectorMatches(t.LabelSelectors, c.Object.GetLabels())
+	if !listMatches(t.ObjectNames, c.Object.GetName()) {
+		return fail("objectNames", func() string {
+			return fmt.Sprintf("name %q is not one of [%s]", c.Object.GetName(), strings.Join(t.ObjectNames, " "))
+		})
+	}
+	if !anySelectorMatches(t.LabelSelectors, c.Object.GetLabels()) {
+		return fail("labelSelectors", func() string { return selectorsMismatch("labelSelectors", t.LabelSelectors, c.Object.GetLabels()) })
+	}
+	return nil
 }
 
 func listMatches(list []string, v string) bool {
@@ -126,12 +172,26 @@ func anySelectorMatches(selectors []metav1.LabelSelector, l map[string]string) b
 		return true
 	}
 	for i := range selectors {
-		s, err := metav1.LabelSelectorAsSelector(&selectors[i])
-		if err == nil && s.Matches(labels.Set(l)) {
+		s, err := where.CompileLabelSelector(&selectors[i])
+		if err == nil && s.Matches(l) {
 			return true
 		}
 	}
 	return false
+}
+
+// selectorsMismatch says why each of the selectors, none of which matches, fails.
+func selectorsMismatch(field string, selectors []metav1.LabelSelector, l map[string]string) string {
+	reasons := make([]string, 0, len(selectors))
+	for i := range selectors {
+		s, err := where.CompileLabelSelector(&selectors[i])
+		if err != nil {
+			reasons = append(reasons, fmt.Sprintf("%s[%d]: invalid: %v", field, i, err))
+			continue
+		}
+		reasons = append(reasons, fmt.Sprintf("%s[%d]: %s", field, i, s.Mismatch(l)))
+	}
+	return strings.Join(reasons, "; ")
 }
 
 // TestCouldSelect reports whether a test could select objects of the resource, for choosing

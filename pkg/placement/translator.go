@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/kubestellar/kubestellar/pkg/wrapper"
 
@@ -28,6 +29,9 @@ const (
 	FieldManager = "kubestellar-placement-translator"
 	// indexSource indexes wrappers by wrapper.AnnotationSource.
 	indexSource = "kubestellar.source"
+	// indexIdentity indexes wrappers by mailbox and the identity of the object they carry
+	// (identityKey), whatever space it comes from.
+	indexIdentity = "kubestellar.identity"
 )
 
 // Options configure the placement translator.
@@ -47,6 +51,7 @@ type Translator struct {
 	placements *multicluster.Controller // per placement: what to watch, placement status
 	configs    *multicluster.Controller // per mailbox: its SyncerConfig
 	namespaces *multicluster.Controller // per workload namespace: what is in it, again
+	status     *multicluster.Controller // per placement: the counts per destination
 
 	mu sync.Mutex
 	// kinds holds, per space ID, the workload resources being watched there; a space is in it
@@ -58,6 +63,10 @@ type Translator struct {
 	syncing map[string]*sync.Mutex
 	// problems holds, per object, per placement, what went wrong delivering it.
 	problems map[wrapper.ObjectRef]map[string]string
+	// selected holds, per object, the placements that select it.
+	selected map[wrapper.ObjectRef]map[string]bool
+	// statusWrites holds, per placement request, when its counts were last written.
+	statusWrites map[string]time.Time
 }
 
 // kind is a watched workload resource.
@@ -76,6 +85,9 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 		discovery: map[string]discovery.CachedDiscoveryInterface{},
 		syncing:   map[string]*sync.Mutex{},
 		problems:  map[wrapper.ObjectRef]map[string]string{},
+		selected:  map[wrapper.ObjectRef]map[string]bool{},
+
+		statusWrites: map[string]time.Time{},
 	}
 	var err error
 	copts := multicluster.ControllerOptions{Concurrency: opts.Concurrency}
@@ -89,6 +101,9 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 		return nil, err
 	}
 	if t.namespaces, err = multicluster.NewController("placement-translator-namespaces", multicluster.ReconcilerFunc(t.reconcileNamespaceContents), copts); err != nil {
+		return nil, err
+	}
+	if t.status, err = multicluster.NewController("placement-translator-status", multicluster.ReconcilerFunc(t.reconcileStatus), copts); err != nil {
 		return nil, err
 	}
 	inESPW := multicluster.InClusters(func(cl *multicluster.Cluster) bool { return cl.Path == t.espwPath })
@@ -124,6 +139,12 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 		t.placements.Watch(&apiextensionsv1.CustomResourceDefinition{}, notESPW, multicluster.MapTo(t.crdChanged)),
 		t.placements.Watch(&edgev2alpha1.Location{}, multicluster.MapTo(t.allPlacements)),
 
+		// Status: the placement, its slice, and the wrappers of what it selects.
+		t.status.Watch(&edgev2alpha1.EdgePlacement{}),
+		t.status.Watch(&edgev2alpha1.SinglePlacementSlice{}),
+		t.status.Watch(&edgev2alpha1.WrappedObject{}, inESPW, isWrapper, multicluster.Index(indexIdentity, identityKeys), multicluster.MapTo(t.placementsClaiming)),
+		t.status.Watch(&edgev2alpha1.SyncerConfig{}, inESPW, multicluster.Predicates(syncerBack), multicluster.MapTo(t.placementsReaching)),
+
 		// SyncerConfigs: a mailbox's wrappers, and the placements that reach it.
 		t.configs.Watch(&corev1.Namespace{}, inESPW, isMailbox),
 		t.configs.Watch(&edgev2alpha1.WrappedObject{}, inESPW, multicluster.MapTo(func(_ context.Context, cl *multicluster.Cluster, o client.Object) []multicluster.Request {
@@ -142,6 +163,7 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 	mgr.AddController(t.placements)
 	mgr.AddController(t.configs)
 	mgr.AddController(t.namespaces)
+	mgr.AddController(t.status)
 	return t, nil
 }
 

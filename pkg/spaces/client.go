@@ -34,10 +34,17 @@ func SplitURL(server string) (base, path string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("server URL %q: %w", server, err)
 	}
-	before, after, found := strings.Cut(u.Path, ClustersPrefix)
+	// Cut the path as written, so that the base keeps its escaping (%2F stays %2F).
+	before, after, found := strings.Cut(u.EscapedPath(), ClustersPrefix)
 	if found {
+		if after, err = url.PathUnescape(after); err != nil {
+			return "", "", fmt.Errorf("server URL %q: %w", server, err)
+		}
 		path = strings.Trim(after, "/")
-		u.Path = before
+		if u.Path, err = url.PathUnescape(before); err != nil {
+			return "", "", fmt.Errorf("server URL %q: %w", server, err)
+		}
+		u.RawPath = before
 	}
 	return strings.TrimSuffix(u.String(), "/"), path, nil
 }
@@ -117,7 +124,13 @@ type Progress func(format string, args ...any)
 // Ensure creates the space at path unless it exists, and waits until it is Ready. It reports
 // whether it created the space.
 func (c *Client) Ensure(ctx context.Context, path string, timeout time.Duration, progress Progress) (bool, error) {
-	created, err := c.Create(ctx, path)
+	return c.EnsureWithRole(ctx, path, "", timeout, progress)
+}
+
+// EnsureWithRole is Ensure for a space of the given role (a spacev1alpha1.Role* value; ""
+// for a general space), which a new space is created with.
+func (c *Client) EnsureWithRole(ctx context.Context, path, role string, timeout time.Duration, progress Progress) (bool, error) {
+	created, err := c.CreateWithRole(ctx, path, role)
 	if err != nil {
 		return false, err
 	}
@@ -127,13 +140,26 @@ func (c *Client) Ensure(ctx context.Context, path string, timeout time.Duration,
 // Create creates the space at path unless it exists, without waiting for it to be Ready. It
 // reports whether it created the space.
 func (c *Client) Create(ctx context.Context, path string) (bool, error) {
+	return c.CreateWithRole(ctx, path, "")
+}
+
+// CreateWithRole is Create for a space of the given role (a spacev1alpha1.Role* value; ""
+// for a general space). An existing space keeps its role, but one whose API surface lacks
+// the workload APIs cannot become a workload management space.
+func (c *Client) CreateWithRole(ctx context.Context, path, role string) (bool, error) {
 	space, err := c.Get(ctx, path)
 	switch {
 	case path == RootPath:
+		if role == spacev1alpha1.RoleWorkload {
+			return false, fmt.Errorf("the root space cannot be a workload management space; name another, such as root:wmw1")
+		}
 		return false, nil
 	case errors.Is(err, ErrNotFound):
 		name, _ := ChildName(path)
 		space = &spacev1alpha1.Space{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if role != "" {
+			space.Labels = map[string]string{spacev1alpha1.LabelRole: role}
+		}
 		if err := c.root.Create(ctx, space); err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				return false, nil
@@ -145,6 +171,9 @@ func (c *Client) Create(ctx context.Context, path string) (bool, error) {
 		return false, err
 	case !space.DeletionTimestamp.IsZero():
 		return false, fmt.Errorf("space %s is being deleted; try again once it is gone", path)
+	}
+	if have := space.Labels[spacev1alpha1.LabelRole]; role == spacev1alpha1.RoleWorkload && have != "" && have != role {
+		return false, fmt.Errorf("space %s has the role %q, whose API server does not serve the workload APIs; use another space as the workload management space", path, have)
 	}
 	return false, nil
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -176,7 +178,9 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 			wrappers = append(wrappers, &list.Items[i])
 		}
 	}
-	sort.Slice(wrappers, func(i, j int) bool { return wrappers[i].Name < wrappers[j].Name })
+	// Wrappers of the same object from several spaces: the one that takes precedence (the
+	// oldest placement's) is applied, always the same one.
+	sort.Slice(wrappers, func(i, j int) bool { return wrapper.TakesPrecedence(wrappers[i], wrappers[j]) })
 
 	gvk, err := down.GetRESTMapper().KindFor(ref.WithVersion(""))
 	if err != nil {
@@ -186,11 +190,20 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(ignoreNoMatch(err))
 	}
+	if err := s.canWatch(ctx, down, gvk); err != nil {
+		if apierrors.IsForbidden(err) {
+			return s.forbidden(ctx, up, wrappers, fmt.Sprintf("cannot list %s in the cluster", ref.GroupResource), err)
+		}
+		return reconcile.Result{}, fmt.Errorf("listing %s: %w", ref.GroupResource, err)
+	}
 	if err := s.watchDownstream(down, gvk, ref.GroupResource); err != nil {
 		return reconcile.Result{}, err
 	}
 	current, err := currentObject(ctx, down, gvk, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name})
 	if err != nil {
+		if apierrors.IsForbidden(err) {
+			return s.forbidden(ctx, up, wrappers, fmt.Sprintf("cannot read %s %s in the cluster", ref.GroupResource, objectName(ref)), err)
+		}
 		return reconcile.Result{}, err
 	}
 	ours := current != nil && current.GetLabels()[LabelDownsynced] == s.opts.Mailbox
@@ -204,8 +217,14 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 
 	w := wrappers[0]
 	for _, other := range wrappers[1:] {
-		if err := s.setWrapperStatus(ctx, up, other, metav1.Condition{Type: ConditionSynced, Status: metav1.ConditionFalse, Reason: "Conflict",
-			Message: fmt.Sprintf("wrapper %s carries the same object and takes precedence", w.Name)}, nil); err != nil {
+		cond := metav1.Condition{Type: ConditionSynced, Status: metav1.ConditionFalse, Reason: wrapper.ReasonConflict,
+			Message: fmt.Sprintf("%s puts the same object into the cluster with other content, and takes precedence (the older placement); this content is not applied",
+				wrapper.ClaimOf(w))}
+		if wrapper.SameContent(w, other) {
+			cond.Status, cond.Reason = metav1.ConditionTrue, "Applied"
+			cond.Message = fmt.Sprintf("the object is in the cluster as wrapped, by %s, which takes precedence", wrapper.ClaimOf(w))
+		}
+		if err := s.setWrapperStatus(ctx, up, other, cond, nil); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
@@ -232,25 +251,46 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 	}
 
 	cond := metav1.Condition{Type: ConditionSynced, Status: metav1.ConditionTrue, Reason: "Applied", Message: "the object is in the cluster as wrapped"}
+	var drift *edgev2alpha1.Drift // a change made in the cluster, found now
 	switch {
 	case current != nil && !ours && gvk.GroupKind() == (schema.GroupKind{Kind: "Namespace"}):
 		// A namespace that was already there is shared, never taken over.
 		cond.Reason, cond.Message = "Exists", "the namespace already existed in the cluster; it is used as it is"
 	case current != nil && !ours:
-		cond = failed("NotOurs", fmt.Errorf("a %s named %s exists in the cluster and was not created by KubeStellar; it is left alone", gvk.Kind, objectName(ref)))
+		cond = failed(wrapper.ReasonNotOurs, fmt.Errorf("a %s named %s exists in the cluster and was not created by KubeStellar; it is left alone", gvk.Kind, objectName(ref)))
 	case current != nil && annotations[AnnotationDownsyncOverwrite] == "false":
 		cond.Reason, cond.Message = "CreateOnly", "created once; edge.kubestellar.io/downsync-overwrite is \"false\""
 	case current != nil && upToDate(current, desired, hash):
 		// Already as wrapped: no write.
+	case current != nil && current.GetAnnotations()[AnnotationDesiredHash] == hash && annotations[AnnotationDrift] == DriftReport:
+		// What the syncer last sent is what it would send now, yet the cluster has other
+		// values: they were changed there, and the owner asks to be told, not to have them
+		// put back.
+		drift = &edgev2alpha1.Drift{Time: metav1.Now(), Fields: differingFields(current.Object, desired.Object, edgev2alpha1.MaxDriftFields)}
+		if old := w.Status.Drift; old != nil && !old.Reverted && slices.Equal(old.Fields, drift.Fields) {
+			drift = old // the same drift, reported already
+		} else {
+			down.GetEventRecorder(FieldManager).Eventf(current, nil, corev1.EventTypeWarning, EventDriftReported, "Sync", "%s", driftNote(drift))
+		}
+		cond = metav1.Condition{Type: ConditionSynced, Status: metav1.ConditionFalse, Reason: EventDriftReported, Message: driftNote(drift)}
 	default:
+		// The same hash with other values means a change made in the cluster, unless the
+		// server keeps a value in another form than it was sent: told apart after the apply.
+		var drifted []string
+		if current != nil && current.GetAnnotations()[AnnotationDesiredHash] == hash {
+			drifted = differingFields(current.Object, desired.Object, edgev2alpha1.MaxDriftFields)
+		}
 		applied := desired.DeepCopy()
 		annotations := applied.GetAnnotations()
 		annotations[AnnotationDesiredHash] = hash
 		applied.SetAnnotations(annotations)
 		if err := down.GetClient().Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+			if apierrors.IsForbidden(err) {
+				return s.forbidden(ctx, up, []*edgev2alpha1.WrappedObject{w}, fmt.Sprintf("cannot apply %s %s in the cluster", ref.GroupResource, objectName(ref)), err)
+			}
 			if apierrors.IsNotFound(err) && ref.Namespace != "" {
 				// Its namespace is on its way, in its own wrapper.
-				if err := s.setWrapperStatus(ctx, up, w, failed("WaitingForNamespace", err), nil); err != nil {
+				if err := s.setWrapperStatus(ctx, up, w, failed(wrapper.ReasonWaitingForNamespace, err), nil); err != nil {
 					return reconcile.Result{}, err
 				}
 				return reconcile.Result{RequeueAfter: time.Second}, nil
@@ -261,6 +301,12 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 			return reconcile.Result{}, fmt.Errorf("applying %s: %w", objectName(ref), err)
 		}
 		klog.FromContext(ctx).V(3).Info("Applied", "object", objectName(ref), "kind", gvk.Kind)
+		if len(drifted) > 0 && contains(applied.Object, desired.Object) {
+			drift = &edgev2alpha1.Drift{Time: metav1.Now(), Fields: drifted, Reverted: true}
+			driftReverted.WithLabelValues(gvk.Kind).Inc()
+			down.GetEventRecorder(FieldManager).Eventf(applied, nil, corev1.EventTypeWarning, EventDriftReverted, "Sync", "%s", driftNote(drift))
+			cond.Reason, cond.Message = EventDriftReverted, "the object is in the cluster as wrapped; it was "+driftNote(drift)
+		}
 		current = applied
 	}
 
@@ -274,7 +320,46 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 			reported = &edgev2alpha1.ReportedState{Status: &runtime.RawExtension{Raw: raw}, ObservedGeneration: current.GetGeneration()}
 		}
 	}
-	return reconcile.Result{}, s.setWrapperStatus(ctx, up, w, cond, reported)
+	return reconcile.Result{}, s.writeWrapperStatus(ctx, up, w, cond, reported, drift)
+}
+
+// ReasonForbidden is the Synced reason when the syncer's identity in the cluster may not do
+// what the wrapper needs.
+const ReasonForbidden = "Forbidden"
+
+// forbiddenRetry is how long the syncer waits before trying again what the cluster forbade:
+// a permission comes from someone changing RBAC, not from waiting, so asking often only
+// loads the cluster.
+const forbiddenRetry = time.Minute
+
+// canWatch asks the cluster, before the syncer first watches a kind there, whether it may
+// list that kind: an informer that may not would only retry in the background while reads
+// of its cache wait.
+func (s *Syncer) canWatch(ctx context.Context, down *multicluster.Cluster, gvk schema.GroupVersionKind) error {
+	s.mu.Lock()
+	watched := s.downKinds[gvk]
+	s.mu.Unlock()
+	if watched {
+		return nil
+	}
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	return down.GetAPIReader().List(ctx, list, client.Limit(1))
+}
+
+// forbidden reports, on each wrapper, what the cluster forbade and how to allow it, and has
+// the object looked at again after forbiddenRetry.
+func (s *Syncer) forbidden(ctx context.Context, up *multicluster.Cluster, wrappers []*edgev2alpha1.WrappedObject, what string, err error) (reconcile.Result, error) {
+	cond := metav1.Condition{Type: ConditionSynced, Status: metav1.ConditionFalse, Reason: ReasonForbidden,
+		Message: fmt.Sprintf("%s: the syncer's ClusterRole there does not allow it (%v); widen it (kubectl kubestellar prep-for-syncer --wec-rules FILE makes one with the rules in FILE) or stop placing this kind on this cluster; tried again every %s",
+			what, err, forbiddenRetry)}
+	for _, w := range wrappers {
+		if serr := s.setWrapperStatus(ctx, up, w, cond, nil); serr != nil {
+			return reconcile.Result{}, serr
+		}
+	}
+	klog.FromContext(ctx).V(2).Info("Forbidden in the cluster", "what", what, "err", err)
+	return reconcile.Result{RequeueAfter: forbiddenRetry}, nil
 }
 
 // currentObject reads the cluster's object, nil when there is none. It reads from the cache
@@ -317,16 +402,24 @@ func ignoreNoMatch(err error) error {
 // status never make it fail with a conflict, and conditions of other types are left to
 // their owners.
 func (s *Syncer) setWrapperStatus(ctx context.Context, up *multicluster.Cluster, w *edgev2alpha1.WrappedObject, cond metav1.Condition, reported *edgev2alpha1.ReportedState) error {
+	return s.writeWrapperStatus(ctx, up, w, cond, reported, nil)
+}
+
+// writeWrapperStatus is setWrapperStatus with a drift found now; nil keeps the last one.
+func (s *Syncer) writeWrapperStatus(ctx context.Context, up *multicluster.Cluster, w *edgev2alpha1.WrappedObject, cond metav1.Condition, reported *edgev2alpha1.ReportedState, drift *edgev2alpha1.Drift) error {
 	status := w.Status.DeepCopy()
+	if drift != nil {
+		status.Drift = drift
+	}
 	cond.ObservedGeneration = w.Generation
 	meta.SetStatusCondition(&status.Conditions, cond)
-	if reported != nil || cond.Reason != "Conflict" {
+	if reported != nil || cond.Reason != wrapper.ReasonConflict {
 		status.ReportedState = reported
 	}
 	if sameStatus(status, &w.Status) {
 		return nil
 	}
-	own := edgev2alpha1.WrappedObjectStatus{ReportedState: status.ReportedState}
+	own := edgev2alpha1.WrappedObjectStatus{ReportedState: status.ReportedState, Drift: status.Drift}
 	if c := meta.FindStatusCondition(status.Conditions, ConditionSynced); c != nil {
 		own.Conditions = []metav1.Condition{*c}
 	}
@@ -403,7 +496,7 @@ func (s *Syncer) rememberStatus(w *edgev2alpha1.WrappedObject, status string) {
 }
 
 func sameStatus(a, b *edgev2alpha1.WrappedObjectStatus) bool {
-	if !equality.Semantic.DeepEqual(a.Conditions, b.Conditions) {
+	if !equality.Semantic.DeepEqual(a.Conditions, b.Conditions) || !equality.Semantic.DeepEqual(a.Drift, b.Drift) {
 		return false
 	}
 	if (a.ReportedState == nil) != (b.ReportedState == nil) {

@@ -21,6 +21,7 @@ type Flags struct {
 	QPS                     float32
 	Burst                   int
 	Concurrency             int
+	MetricsBindAddress      string
 }
 
 // NewFlags returns the defaults. Both sides protect themselves (a space with its in-flight
@@ -40,6 +41,8 @@ func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 	fs.Float32Var(&f.QPS, "qps", f.QPS, "queries per second allowed to each side")
 	fs.IntVar(&f.Burst, "burst", f.Burst, "burst of queries allowed to each side")
 	fs.IntVar(&f.Concurrency, "concurrency", f.Concurrency, "objects handled at once in each direction")
+	fs.StringVar(&f.MetricsBindAddress, "metrics-bind-address", f.MetricsBindAddress,
+		"address ([host]:port) serving Prometheus metrics at /metrics, unauthenticated, such as 127.0.0.1:10207 (default: none)")
 }
 
 // Options turns the flags into Options.
@@ -79,6 +82,7 @@ func (f *Flags) Options() (Options, error) {
 	return Options{
 		Upstream: upstream, Mailbox: mailbox, Downstream: downstream,
 		SyncTargetName: f.SyncTargetName, SyncTargetUID: types.UID(f.SyncTargetUID), Concurrency: f.Concurrency,
+		MetricsBindAddress: f.MetricsBindAddress,
 	}, nil
 }
 

@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/kubestellar/kubestellar/pkg/wrapper"
@@ -25,7 +26,8 @@ func (s *Syncer) heartbeat(ctx context.Context) {
 	defer ticker.Stop()
 	for {
 		if up, _, err := s.clusters(); err == nil {
-			patch := client.RawPatch(types.MergePatchType, []byte(`{"status":{"lastSyncerHeartbeatTime":"`+metav1.Now().UTC().Format(time.RFC3339)+`"}}`))
+			patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"status":{"lastSyncerHeartbeatTime":%q,"heartbeatIntervalSeconds":%d}}`,
+				metav1.Now().UTC().Format(time.RFC3339), max(int(s.opts.HeartbeatInterval/time.Second), 1)))
 			cfg := &edgev2alpha1.SyncerConfig{}
 			cfg.Namespace, cfg.Name = s.opts.Mailbox, wrapper.SyncerConfigName
 			if err := up.GetClient().Status().Patch(ctx, cfg, patch); client.IgnoreNotFound(err) != nil && ctx.Err() == nil {

@@ -11,12 +11,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kubestellar/kubestellar/pkg/wrapper"
+
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kubestellar/kubestellar/pkg/apis"
 	"github.com/kubestellar/kubestellar/pkg/multicluster"
@@ -43,7 +46,7 @@ const (
 	// (group/resource/namespace/name in the cluster).
 	AnnotationUpsyncSource = "edge.kubestellar.io/upsync-source"
 	// ConditionSynced says, on a wrapper, whether the object is in the cluster as asked.
-	ConditionSynced = "Synced"
+	ConditionSynced = wrapper.ConditionSynced
 
 	// Upstream names the mailbox side in requests and logs.
 	Upstream = "upstream"
@@ -65,6 +68,8 @@ type Options struct {
 	Concurrency int
 	// HeartbeatInterval is how often the heartbeat is recorded; 30s when zero.
 	HeartbeatInterval time.Duration
+	// MetricsBindAddress, when set, is where /metrics is served.
+	MetricsBindAddress string
 }
 
 // Syncer holds the syncer's controllers and what they share.
@@ -138,6 +143,17 @@ func Run(ctx context.Context, opts Options) error {
 	mgr.AddSource(&multicluster.ConfigSource{Clusters: []multicluster.ConfigCluster{
 		{Name: Upstream, Config: opts.Upstream}, {Name: Downstream, Config: opts.Downstream},
 	}})
+	if opts.MetricsBindAddress != "" {
+		srv, err := metricsserver.NewServer(metricsserver.Options{BindAddress: opts.MetricsBindAddress}, opts.Downstream, nil)
+		if err != nil {
+			return fmt.Errorf("serving metrics at %s: %w", opts.MetricsBindAddress, err)
+		}
+		go func() {
+			if err := srv.Start(ctx); err != nil {
+				logger.Error(err, "Cannot serve metrics", "address", opts.MetricsBindAddress)
+			}
+		}()
+	}
 	go s.heartbeat(ctx)
 	go s.sweep(ctx)
 	return mgr.Start(ctx)

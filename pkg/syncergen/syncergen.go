@@ -119,6 +119,54 @@ type ManifestOptions struct {
 	Server string
 	CA     []byte
 	Token  string
+	// Rules, when set, are what the syncer's ClusterRole allows in the cluster, besides
+	// BaseRules; by default it allows everything.
+	Rules []rbacv1.PolicyRule
+}
+
+// BaseRules are what a syncer needs in its cluster whatever it downsyncs: the namespaces
+// objects travel in, and Events to report drift.
+var BaseRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "update", "patch"}},
+}
+
+// allRules let the syncer create whatever kinds of objects are placed on its cluster, RBAC
+// objects and CRDs included.
+var allRules = []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}}}
+
+// ReadRules reads the rules of a narrower syncer ClusterRole from YAML: a ClusterRole, or any
+// document with its rules field. Each rule must name verbs and either resources (with API
+// groups) or non-resource URLs.
+func ReadRules(data []byte, source string) ([]rbacv1.PolicyRule, error) {
+	var doc struct {
+		Rules []rbacv1.PolicyRule `json:"rules"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: not a YAML document with a rules field (a ClusterRole's rules): %w", source, err)
+	}
+	if len(doc.Rules) == 0 {
+		return nil, fmt.Errorf("%s: rules is empty; list what the syncer may do in the cluster, as in a ClusterRole's rules", source)
+	}
+	for i, r := range doc.Rules {
+		switch {
+		case len(r.Verbs) == 0:
+			return nil, fmt.Errorf("%s: rules[%d].verbs is empty; name the verbs, such as [get, list, watch, create, update, patch, delete]", source, i)
+		case len(r.Resources) == 0 && len(r.NonResourceURLs) == 0:
+			return nil, fmt.Errorf("%s: rules[%d] names no resources and no nonResourceURLs", source, i)
+		case len(r.Resources) > 0 && len(r.APIGroups) == 0:
+			return nil, fmt.Errorf("%s: rules[%d].apiGroups is empty; \"\" is the core group", source, i)
+		}
+	}
+	return doc.Rules, nil
+}
+
+// clusterRules are the rules of the syncer's ClusterRole.
+func (o ManifestOptions) clusterRules() []rbacv1.PolicyRule {
+	if len(o.Rules) == 0 {
+		return allRules
+	}
+	return append(append([]rbacv1.PolicyRule(nil), BaseRules...), o.Rules...)
 }
 
 // Validate checks the options.
@@ -164,9 +212,7 @@ func Manifest(o ManifestOptions) ([]byte, string, error) {
 		&rbacv1.ClusterRole{
 			TypeMeta:   meta("rbac.authorization.k8s.io/v1", "ClusterRole"),
 			ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels},
-			// The syncer creates whatever kinds of objects are placed on this cluster,
-			// RBAC objects and CRDs included, so it needs them all.
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}}},
+			Rules:      o.clusterRules(),
 		},
 		&rbacv1.ClusterRoleBinding{
 			TypeMeta:   meta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),

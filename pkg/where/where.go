@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
@@ -36,6 +35,9 @@ const ConditionResolved = "Resolved"
 const (
 	ReasonResolved        = "Resolved"
 	ReasonInvalidSelector = "InvalidSelector"
+	// ReasonNoLocationMatched says the selectors are valid but match no Location; the
+	// message names the first few Locations and why each is not chosen.
+	ReasonNoLocationMatched = "NoLocationMatched"
 )
 
 // Options configure the where-resolver.
@@ -130,6 +132,15 @@ func (r *resolver) Reconcile(ctx context.Context, req multicluster.Request) (rec
 		// What could be read is written; the rest is tried again with backoff.
 		return reconcile.Result{}, fmt.Errorf("placement %s is resolved only in part: %w", ep.Name, unknown)
 	}
+	if locationCount == 0 {
+		msg, err := r.noMatchMessage(ctx, selectors)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		return reconcile.Result{}, r.setStatus(ctx, wmw, ep, 0, metav1.Condition{
+			Type: ConditionResolved, Status: metav1.ConditionFalse, Reason: ReasonNoLocationMatched, Message: msg,
+		})
+	}
 	return reconcile.Result{}, r.setStatus(ctx, wmw, ep, locationCount, metav1.Condition{
 		Type: ConditionResolved, Status: metav1.ConditionTrue, Reason: ReasonResolved,
 		Message: fmt.Sprintf("%d matching locations, %d destinations", locationCount, len(destinations)),
@@ -142,7 +153,7 @@ func (r *resolver) Reconcile(ctx context.Context, req multicluster.Request) (rec
 // had there, and is named in the error. One that does not serve those kinds keeps them too,
 // without an error (when they are served again their watches bring the placements back
 // here): only what is seen gone is taken away.
-func (r *resolver) resolve(ctx context.Context, selectors []labels.Selector, previous *edgev2alpha1.SinglePlacementSlice) ([]edgev2alpha1.SinglePlacement, int32, error) {
+func (r *resolver) resolve(ctx context.Context, selectors LocationSelectors, previous *edgev2alpha1.SinglePlacementSlice) ([]edgev2alpha1.SinglePlacement, int32, error) {
 	var destinations []edgev2alpha1.SinglePlacement
 	var locationCount int32
 	var unknown []error
@@ -172,7 +183,7 @@ func (r *resolver) resolve(ctx context.Context, selectors []labels.Selector, pre
 }
 
 // resolveIn finds the destinations the selectors choose in one space.
-func resolveIn(ctx context.Context, cl *multicluster.Cluster, selectors []labels.Selector) ([]edgev2alpha1.SinglePlacement, int32, error) {
+func resolveIn(ctx context.Context, cl *multicluster.Cluster, selectors LocationSelectors) ([]edgev2alpha1.SinglePlacement, int32, error) {
 	var destinations []edgev2alpha1.SinglePlacement
 	var locationCount int32
 	// Read only: the cache's own objects are not copied.
@@ -187,7 +198,7 @@ func resolveIn(ctx context.Context, cl *multicluster.Cluster, selectors []labels
 			continue
 		}
 		locationCount++
-		instances, err := metav1.LabelSelectorAsSelector(loc.Spec.InstanceSelector)
+		instances, err := CompileLabelSelector(loc.Spec.InstanceSelector)
 		if err != nil {
 			continue // a Location with a broken selector names no SyncTargets
 		}
@@ -198,7 +209,7 @@ func resolveIn(ctx context.Context, cl *multicluster.Cluster, selectors []labels
 			}
 			index = newTargetIndex(targets.Items)
 		}
-		for _, st := range index.matching(instances) {
+		for _, st := range index.matching(instances.Selector()) {
 			destinations = append(destinations, edgev2alpha1.SinglePlacement{
 				Cluster: cl.Name, LocationName: loc.Name, SyncTargetName: st.Name, SyncTargetUID: st.UID,
 			})
@@ -302,27 +313,59 @@ func ApplyPlacementStatus(ctx context.Context, c client.Client, ep *edgev2alpha1
 	return nil
 }
 
-// parseSelectors converts the selectors, naming the first invalid one.
-func parseSelectors(in []metav1.LabelSelector) ([]labels.Selector, error) {
-	out := make([]labels.Selector, 0, len(in))
-	var errs []error
-	for i := range in {
-		s, err := metav1.LabelSelectorAsSelector(&in[i])
-		if err != nil {
-			errs = append(errs, fmt.Errorf("spec.locationSelectors[%d]: %w", i, err))
-			continue
-		}
-		out = append(out, s)
-	}
-	return out, errors.Join(errs...)
+// parseSelectors compiles a placement's locationSelectors, naming every invalid one.
+func parseSelectors(in []metav1.LabelSelector) (LocationSelectors, error) {
+	return CompileLocationSelectors(in)
 }
 
-func matchesAny(selectors []labels.Selector, l map[string]string) bool {
-	set := labels.Set(l)
-	for _, s := range selectors {
-		if s.Matches(set) {
-			return true
+// matchesAny reports whether any of the selectors matches the labels.
+func matchesAny(selectors LocationSelectors, l map[string]string) bool {
+	return selectors.Matches(l)
+}
+
+// Bounds of the NoLocationMatched message: a few Locations say enough, and a condition
+// message must stay short.
+const (
+	noMatchExamples   = 3
+	noMatchMessageMax = 1024
+)
+
+// noMatchMessage says why the selectors match no Location: the first few Locations (by space
+// path, then name) with the selector terms that fail them.
+func (r *resolver) noMatchMessage(ctx context.Context, selectors LocationSelectors) (string, error) {
+	if len(selectors) == 0 {
+		return "spec.locationSelectors is empty, which selects no Location", nil
+	}
+	clusters := r.mgr.Clusters()
+	slices.SortFunc(clusters, func(a, b *multicluster.Cluster) int { return strings.Compare(a.Path, b.Path) })
+	var examples []string
+	total := 0
+	for _, cl := range clusters {
+		if served, err := cl.Serves(&edgev2alpha1.Location{}); !served || err != nil {
+			continue
+		}
+		locations := &edgev2alpha1.LocationList{}
+		if err := cl.GetClient().List(ctx, locations, client.UnsafeDisableDeepCopy); err != nil {
+			return "", fmt.Errorf("listing locations in %s: %w", cl.Path, err)
+		}
+		slices.SortFunc(locations.Items, func(a, b edgev2alpha1.Location) int { return strings.Compare(a.Name, b.Name) })
+		for i := range locations.Items {
+			total++
+			if len(examples) < noMatchExamples {
+				loc := &locations.Items[i]
+				examples = append(examples, fmt.Sprintf("location %q in %s: %s", loc.Name, cl.Path, selectors.NotSelectedReason(loc.Labels)))
+			}
 		}
 	}
-	return false
+	if total == 0 {
+		return "no Location exists in any inventory space", nil
+	}
+	msg := fmt.Sprintf("no Location matches (%d looked at): %s", total, strings.Join(examples, "; "))
+	if more := total - len(examples); more > 0 {
+		msg += fmt.Sprintf("; and %d more", more)
+	}
+	if len(msg) > noMatchMessageMax {
+		msg = msg[:noMatchMessageMax-3] + "..."
+	}
+	return msg, nil
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
 )
@@ -24,6 +25,12 @@ const (
 	SyncerConfigName = "the-one"
 	// AnnotationExecutingCount says, on a workload object, how many destinations it has.
 	AnnotationExecutingCount = "kubestellar.io/executing-count"
+	// ConditionSynced says, on a wrapper, whether the syncer has the object in its cluster as
+	// wrapped.
+	ConditionSynced = "Synced"
+	// ReasonWaitingForNamespace is the Synced reason while the object's namespace has not
+	// reached the cluster yet: a wait, not a failure.
+	ReasonWaitingForNamespace = "WaitingForNamespace"
 )
 
 // droppedAnnotations are not carried to the workload execution clusters.
@@ -99,7 +106,13 @@ func Name(ref ObjectRef, kind string) string {
 	if len(readable) > 200 {
 		readable = strings.TrimRight(readable[:200], "-")
 	}
-	return readable + "-" + hex.EncodeToString(sum[:])[:10]
+	hash := hex.EncodeToString(sum[:])[:10]
+	if readable == "" {
+		// Nothing readable is left (a kind and name of other characters): a name may not
+		// start with "-".
+		return hash
+	}
+	return readable + "-" + hash
 }
 
 // New makes the wrapper of obj (already stripped and customized) for one destination.
@@ -120,10 +133,11 @@ func New(ref ObjectRef, obj *unstructured.Unstructured, mailbox string, dest edg
 	}, nil
 }
 
-// Unwrap decodes the object a wrapper carries.
+// Unwrap decodes the object a wrapper carries, with whole numbers as int64 the way clients
+// decode objects, so that it equals the object that was wrapped.
 func Unwrap(w *edgev2alpha1.WrappedObject) (*unstructured.Unstructured, error) {
 	obj := &unstructured.Unstructured{}
-	if err := json.Unmarshal(w.Spec.Object.Raw, &obj.Object); err != nil {
+	if err := utiljson.Unmarshal(w.Spec.Object.Raw, &obj.Object); err != nil {
 		return nil, fmt.Errorf("decoding the object in wrapper %s/%s: %w", w.Namespace, w.Name, err)
 	}
 	return obj, nil

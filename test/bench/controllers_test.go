@@ -172,7 +172,7 @@ func startProcess(b *testing.B, path string, srv *framework.SpaceServer) *contro
 	require.NoError(b, err)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	p := framework.StartCommand(b, path, "--root-kubeconfig", srv.Kubeconfig, "--base-kubeconfig", srv.Kubeconfig,
-		"--server-bind-address", addr, "--qps", "200", "--burst", "400")
+		"--metrics-bind-address", addr, "--health-bind-address", "", "--qps", "200", "--burst", "400")
 	return &controllerProcess{Process: p, metricsURL: "http://" + addr + "/metrics"}
 }
 

@@ -35,7 +35,7 @@ func startCoreProcess(b *testing.B, bin, name string, srv *framework.SpaceServer
 	require.NoError(b, err)
 	return startBenchProcess(b, filepath.Join(bin, name), name,
 		"--root-kubeconfig", srv.Kubeconfig, "--base-kubeconfig", srv.Kubeconfig,
-		"--server-bind-address", fmt.Sprintf("127.0.0.1:%d", port), "--qps", "200", "--burst", "400")
+		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", port), "--health-bind-address", "", "--qps", "200", "--burst", "400")
 }
 
 // startSyncerProcess does what prep-for-syncer and a deployed syncer do: it gives the mailbox

@@ -87,6 +87,8 @@ type roundResult struct {
 	// spuriousNotFound are the answers that said an existing space was not found.
 	spuriousNotFound []string
 	err              error
+	// details are the differences and violations found, with where each one stopped.
+	details []string
 }
 
 func (r roundResult) failed() bool {
@@ -305,14 +307,14 @@ func (e *env) round(n int, f fault, ops []op) roundResult {
 		n, status, r.converge.Round(100*time.Millisecond), len(r.lost), len(r.stale), len(r.extra), len(r.untouched), len(r.mailboxIssues), len(r.spuriousNotFound))
 	for _, l := range [][]diffItem{r.lost, r.stale, r.extra} {
 		for _, d := range l {
-			e.logf("round %d:   %s", n, d)
-			e.logf("round %d:     where it stopped: %s", n, e.diagnose(ctx, d))
+			r.details = append(r.details, d.String(), "  where it stopped: "+e.diagnose(ctx, d))
 		}
 	}
 	for _, l := range [][]string{r.untouched, r.mailboxIssues, r.spuriousNotFound} {
-		for _, s := range l {
-			e.logf("round %d:   %s", n, s)
-		}
+		r.details = append(r.details, l...)
+	}
+	for _, d := range r.details {
+		e.logf("round %d:   %s", n, d)
 	}
 	return r
 }

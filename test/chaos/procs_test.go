@@ -146,7 +146,7 @@ func startCore(t testing.TB, bin, dir string) *core {
 	for _, name := range controllerNames {
 		p := &proc{
 			name: name, path: filepath.Join(bin, name), log: filepath.Join(dir, "logs", name+".log"),
-			args: []string{"--root-kubeconfig", kc, "--base-kubeconfig", kc, "--espw-path", espwPath, "--server-bind-address", "", "-v=2"},
+			args: []string{"--root-kubeconfig", kc, "--base-kubeconfig", kc, "--espw-path", espwPath, "--metrics-bind-address", "", "--health-bind-address", "", "-v=2"},
 		}
 		// Controllers stop before the server they talk to (cleanups run last first).
 		t.Cleanup(p.stop)

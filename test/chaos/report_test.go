@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// maxReportedDetails bounds the lines the report repeats per failed round.
+const maxReportedDetails = 12
+
 // report prints the run's table (every round, then the totals) and fails the test when an
 // invariant was violated.
 func report(t *testing.T, seed uint64, replay string, results []roundResult, took time.Duration) {
@@ -65,6 +68,23 @@ func report(t *testing.T, seed uint64, replay string, results []roundResult, too
 	fmt.Fprintf(&b, "%-24s %s\n", "converge p50", p50)
 	fmt.Fprintf(&b, "%-24s %s\n", "converge max", maxTime)
 	fmt.Fprintf(&b, "%-24s %d\n", "failed rounds", failed)
+	// What went wrong comes last, so that the end of the output shows it.
+	for _, r := range results {
+		if !r.failed() {
+			continue
+		}
+		fmt.Fprintf(&b, "\nround %d failed (%s):\n", r.n, r.fault)
+		if r.err != nil {
+			fmt.Fprintf(&b, "  error: %v\n", r.err)
+		}
+		for i, d := range r.details {
+			if i == maxReportedDetails {
+				fmt.Fprintf(&b, "  ... and %d more lines above\n", len(r.details)-i)
+				break
+			}
+			fmt.Fprintf(&b, "  %s\n", d)
+		}
+	}
 	t.Logf("chaos report\n%s", b.String())
 	// Printed on standard output as well, so the table shows without -v.
 	fmt.Print("\n" + b.String())

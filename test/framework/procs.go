@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -56,6 +57,68 @@ func RSSKiB(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// Memory is what a process's memory costs, in KiB, from /proc/PID/smaps_rollup.
+type Memory struct {
+	// RSS is the resident set: every page in memory, shared ones included.
+	RSS int64
+	// PSS is the proportional set: shared pages divided among the processes sharing them.
+	PSS int64
+	// PrivateDirty is what this process alone holds (its heap and stacks): what it costs.
+	PrivateDirty int64
+}
+
+// MemoryOf reads a process's memory.
+func MemoryOf(pid int) (Memory, error) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "smaps_rollup"))
+	if err != nil {
+		return Memory{}, fmt.Errorf("reading the memory of process %d: %w", pid, err)
+	}
+	var m Memory
+	for _, line := range strings.Split(string(data), "\n") {
+		key, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch key {
+		case "Rss":
+			m.RSS = n
+		case "Pss":
+			m.PSS = n
+		case "Private_Dirty":
+			m.PrivateDirty = n
+		}
+	}
+	return m, nil
+}
+
+// userHZ is the unit of the CPU times in /proc/PID/stat (USER_HZ, 100 on Linux).
+const userHZ = 100
+
+// CPUTime is the CPU time (user and system) a process has used so far.
+func CPUTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, fmt.Errorf("reading the CPU time of process %d: %w", pid, err)
+	}
+	// The command name, in parentheses, may hold spaces; the fields after it do not. utime
+	// and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+	_, rest, _ := strings.Cut(string(data), ") ")
+	fields := strings.Fields(rest)
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("process %d: short /proc stat line", pid)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("process %d: unreadable CPU times in /proc stat", pid)
+	}
+	return time.Duration(utime+stime) * time.Second / userHZ, nil
 }
 
 // SpaceProcess returns the process of the given program ("kube-apiserver",

@@ -192,9 +192,19 @@ func (s *SpaceServer) Client(path string) client.Client {
 // CreateSpace creates the Space name (root:name) and waits until it is Ready.
 func (s *SpaceServer) CreateSpace(name string) *spacev1alpha1.Space {
 	s.t.Helper()
+	return s.CreateSpaceWithRole(name, "")
+}
+
+// CreateSpaceWithRole creates the Space name (root:name) with the given role label
+// (spacev1alpha1.Role*; "" for none) and waits until it is Ready.
+func (s *SpaceServer) CreateSpaceWithRole(name, role string) *spacev1alpha1.Space {
+	s.t.Helper()
 	c := s.Client(spaces.RootPath)
 	space := &spacev1alpha1.Space{}
 	space.Name = name
+	if role != "" {
+		space.Labels = map[string]string{spacev1alpha1.LabelRole: role}
+	}
 	must(s.t, c.Create(s.t.Context(), space))
 	return s.WaitSpaceReady(name)
 }

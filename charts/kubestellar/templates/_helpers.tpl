@@ -3,7 +3,8 @@ Labels every object of the release carries.
 */}}
 {{- define "kubestellar.labels" -}}
 {{ include "kubestellar.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "kubestellar.tag" . | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
+{{- /* A label value starts and ends with a letter or digit; a tag may end with "." or "_". */}}
+app.kubernetes.io/version: {{ regexReplaceAll "^[^A-Za-z0-9]+|[^A-Za-z0-9]+$" (include "kubestellar.tag" . | replace "+" "_" | trunc 63) "" | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: kubestellar
 {{- /* The original documents find the pod with the selector app=kubestellar. It is not in the

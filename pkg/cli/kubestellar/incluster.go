@@ -80,7 +80,7 @@ written. It is idempotent: a restart does it all again and changes nothing that 
 			}
 			var ready atomic.Bool
 			if healthAddress != "" {
-				stop, err := controllerhost.Serve(ctx, healthAddress, ready.Load)
+				stop, err := controllerhost.ServeHealth(ctx, healthAddress, ready.Load)
 				if err != nil {
 					return err
 				}
@@ -104,7 +104,7 @@ written. It is idempotent: a restart does it all again and changes nothing that 
 	fs.StringVar(&io.ServiceName, "service-name", io.ServiceName, "Service by which clients in the hosting cluster reach the core")
 	fs.StringVar(&io.ExternalEndpoint, "external-endpoint", "", "host:port by which clients outside the hosting cluster reach the core")
 	fs.StringVar(&io.RouteName, "route-name", "", "OpenShift Route whose host is the external host when --external-endpoint is empty")
-	fs.StringVar(&healthAddress, "health-bind-address", ":10206", "address serving /healthz and /readyz (and /metrics); empty for none")
+	fs.StringVar(&healthAddress, "health-bind-address", ":10206", "address serving /healthz and /readyz, without authentication; empty for none")
 	fs.StringVar(&hostKubeconfig, "host-kubeconfig", "", "kubeconfig of the hosting cluster (default: the pod's service account)")
 	goflags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(goflags)

@@ -66,7 +66,8 @@ In a hosting cluster, the chart's init container runs kubestellar init-in-cluste
 		"DNS name or IP address by which other machines (the WECs' syncers) reach the local space server, written into its kubeconfig "+
 			"(default: --bind-address if given, else the first non-loopback IPv4 address of this machine)")
 	pf.IntVar(&o.ControllerPort, "controller-port", 10203,
-		"port on 127.0.0.1 of the mailbox controller's /metrics, /healthz and /readyz; the where-resolver and placement translator take the next two (0: none)")
+		"port on 127.0.0.1 of the mailbox controller's /metrics, the placement translator and where-resolver taking the next two; "+
+			"each serves /healthz and /readyz 10 ports above its metrics port (0: none)")
 	pf.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig reaching the space server when --local-kcp=false (default: $KUBECONFIG)")
 	pf.StringVar(&o.Context, "context", "", "context in --kubeconfig")
 	pf.DurationVar(&o.Timeout, "timeout", 3*time.Minute, "how long to wait for each step")
@@ -89,8 +90,8 @@ In a hosting cluster, the chart's init container runs kubestellar init-in-cluste
 		if h := o.ExternalHostname; h != "" && (strings.ContainsAny(h, "/:, ") || strings.HasPrefix(h, "-")) {
 			return fmt.Errorf("--external-hostname %q must be a bare DNS name or IP address, without scheme or port", h)
 		}
-		if o.ControllerPort < 0 || o.ControllerPort > 65533 {
-			return fmt.Errorf("--controller-port %d is not a port from 1 to 65533 (or 0 for none)", o.ControllerPort)
+		if maxPort := 65535 - localrun.HealthPortOffset - 2; o.ControllerPort < 0 || o.ControllerPort > maxPort {
+			return fmt.Errorf("--controller-port %d is not a port from 1 to %d (or 0 for none)", o.ControllerPort, maxPort)
 		}
 		if !o.LocalServer && o.Kubeconfig == "" {
 			o.Kubeconfig = clientcmd.NewDefaultClientConfigLoadingRules().GetDefaultFilename()

@@ -41,7 +41,7 @@ The usual kubectl flags apply; the server is given with --server (-s means --sil
 	ensure.AddCommand(newEnsureLocation(e), newEnsureWMW(e))
 	remove.AddCommand(newRemoveLocation(e), newRemoveWMW(e))
 	root.AddCommand(ensure, remove, newWS(e), newPrepForSyncer(e), newPrepForCluster(e), newSyncerGen(e),
-		newDeploy(e, loadChart),
+		newDeploy(e, loadChart), newExplain(e), newStatus(e),
 		newGetKubeconfig(e, "get-internal-kubeconfig", deploy.KeyCluster, "clients inside the hosting cluster (https://kubestellar.<namespace>.svc:6443)"),
 		newGetKubeconfig(e, "get-external-kubeconfig", deploy.KeyExternal, "clients outside the hosting cluster (the external endpoint given to deploy)"))
 	return root

@@ -5,6 +5,8 @@ import (
 	"os"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -26,6 +28,7 @@ type syncerOptions struct {
 	output    string
 	silent    bool
 	timeout   time.Duration
+	wecRules  string
 }
 
 // DefaultSyncerImage is the syncer image of this release.
@@ -40,6 +43,9 @@ func (o *syncerOptions) addFlags(cmd *cobra.Command, withSpaces bool) {
 	}
 	cmd.Flags().StringVar(&o.image, "syncer-image", DefaultSyncerImage(), "syncer container image")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "file to write the manifest to (default NAME-syncer.yaml; - for stdout)")
+	cmd.Flags().StringVar(&o.wecRules, "wec-rules", "", "YAML file with the rules (as in a ClusterRole's rules) the syncer may use in the cluster, "+
+		"for a cluster that receives only known kinds; by default its ClusterRole allows everything (*/*/*), which downsyncing arbitrary kinds, RBAC and CRDs included, needs. "+
+		"Namespaces and Events are always allowed")
 	cmd.Flags().BoolVarP(&o.silent, "silent", "s", false, "print nothing but errors (the kubectl flag -s is not available here; use --server)")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 60*time.Second, "how long to wait for the mailbox and the syncer's token")
 }
@@ -121,9 +127,19 @@ func (e *env) writeSyncer(cmd *cobra.Command, o *syncerOptions, c *spaces.Client
 		return err
 	}
 	server := c.Config(o.espw).Host
+	var rules []rbacv1.PolicyRule
+	if o.wecRules != "" {
+		data, err := readFile(o.wecRules)
+		if err != nil {
+			return fmt.Errorf("--wec-rules: %w", err)
+		}
+		if rules, err = syncergen.ReadRules(data, "--wec-rules "+o.wecRules); err != nil {
+			return err
+		}
+	}
 	manifest, ns, err := syncergen.Manifest(syncergen.ManifestOptions{
 		Name: name, SyncTargetUID: uid, Mailbox: box, Image: o.image,
-		Server: server, CA: ca, Token: token,
+		Server: server, CA: ca, Token: token, Rules: rules,
 	})
 	if err != nil {
 		return err

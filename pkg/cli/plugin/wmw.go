@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	spacev1alpha1 "github.com/kubestellar/kubestellar/pkg/apis/space/v1alpha1"
 	"github.com/kubestellar/kubestellar/pkg/bootstrap"
 	"github.com/kubestellar/kubestellar/pkg/spaces"
 )
@@ -30,8 +31,9 @@ it serves the KubeStellar API (EdgePlacement, Customizer, ...), and makes it the
 Running it again changes nothing else.
 
 --with-kube: in the original KubeStellar a workspace got the Kubernetes API (Deployments,
-ConfigMaps, ...) only when asked. Here every space is a complete Kubernetes API server, so
-the Kubernetes API is always there; --with-kube=false is accepted and changes nothing.`,
+ConfigMaps, ...) only when asked. Here a workload management space always serves the
+Kubernetes workload API (all of it but what configures a cluster's own machinery, such as
+StorageClasses and admission webhooks); --with-kube=false is accepted and changes nothing.`,
 		Example: "  kubectl kubestellar ensure wmw wmw1",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -41,14 +43,14 @@ the Kubernetes API is always there; --with-kube=false is accepted and changes no
 				return err
 			}
 			if !withKube {
-				e.progress("Note: every space serves the Kubernetes API; --with-kube=false changes nothing")
+				e.progress("Note: a workload management space always serves the Kubernetes workload API; --with-kube=false changes nothing")
 			}
 			c, _, err := e.spaces()
 			if err != nil {
 				return err
 			}
 			e.step("ensure space %s with the KubeStellar API", path)
-			created, err := bootstrap.EnsureWithAPI(cmd.Context(), c, path, timeout, e.progress)
+			created, err := bootstrap.EnsureWithAPI(cmd.Context(), c, path, spacev1alpha1.RoleWorkload, timeout, e.progress)
 			if err != nil {
 				return err
 			}
@@ -60,7 +62,7 @@ the Kubernetes API is always there; --with-kube=false is accepted and changes no
 			return e.enterSpace(cmd.Context(), c, path)
 		},
 	}
-	cmd.Flags().BoolVar(&withKube, "with-kube", true, "kept for compatibility; every space serves the Kubernetes API")
+	cmd.Flags().BoolVar(&withKube, "with-kube", true, "kept for compatibility; a workload management space always serves the Kubernetes workload API")
 	cmd.Flags().DurationVar(&timeout, "timeout", timeout, "how long to wait for the space")
 	e.addTrace(cmd)
 	return cmd

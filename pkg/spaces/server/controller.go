@@ -128,11 +128,11 @@ func (r *spaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 			return ctrl.Result{}, err
 		}
 		// From now on the path answers "not ready" rather than "not found".
-		r.set.ensure(path, id)
+		r.set.ensure(path, id, space.Labels[spacev1alpha1.LabelRole])
 		return ctrl.Result{}, nil
 	}
 
-	state := r.set.ensure(path, space.Status.Cluster)
+	state := r.set.ensure(path, space.Status.Cluster, space.Labels[spacev1alpha1.LabelRole])
 	status := space.Status.DeepCopy()
 	status.URL = spaces.URL(r.baseURL, path)
 	cond := metav1.Condition{Type: conditionReady, ObservedGeneration: space.Generation}

@@ -65,9 +65,10 @@ type runnerState struct {
 // runner keeps one space's kube-apiserver and kube-controller-manager running, restarting
 // them with back-off when they fail, until stopped.
 type runner struct {
-	env  *runnerEnv
-	path string
-	id   string
+	env     *runnerEnv
+	path    string
+	id      string
+	profile Profile
 
 	mu    sync.Mutex
 	state runnerState
@@ -76,8 +77,8 @@ type runner struct {
 	done   chan struct{}
 }
 
-func newRunner(env *runnerEnv, path, id string) *runner {
-	return &runner{env: env, path: path, id: id, state: runnerState{Message: "starting"}}
+func newRunner(env *runnerEnv, path, id string, profile Profile) *runner {
+	return &runner{env: env, path: path, id: id, profile: profile, state: runnerState{Message: "starting"}}
 }
 
 // State returns the runner's current state.
@@ -117,7 +118,7 @@ func (r *runner) Stop() {
 }
 
 func (r *runner) loop(ctx context.Context) {
-	logger := klog.FromContext(ctx).WithValues("space", r.path, "id", r.id)
+	logger := klog.FromContext(ctx).WithValues("space", r.path, "id", r.id, "profile", r.profile.Name)
 	backoff := wait.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: 1 << 30, Cap: time.Minute}
 	for {
 		started := time.Now()
@@ -173,6 +174,8 @@ func (r *runner) runOnce(ctx context.Context) error {
 		ServiceAccountIssuer:         serviceAccountIssuer(r.id),
 		ServiceAccountKeyFile:        saKey,
 		ServiceAccountSigningKeyFile: saKey,
+		ExtraArgs:                    r.profile.APIServerArgs,
+		Env:                          childEnv(r.profile.APIServerGOGC),
 		Verbosity:                    r.env.verbosity,
 	})
 	if err != nil {
@@ -210,6 +213,7 @@ func (r *runner) runOnce(ctx context.Context) error {
 			"--secure-port=0",
 			fmt.Sprintf("--v=%d", r.env.verbosity),
 		},
+		Env:     childEnv(r.profile.ControllerManagerGOGC),
 		LogFile: filepath.Join(dir, "kube-controller-manager.log"),
 	})
 	if err != nil {

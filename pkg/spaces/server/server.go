@@ -80,7 +80,7 @@ func Run(ctx context.Context, o *Options) error {
 	defer set.stopAll()
 
 	logger.Info("Starting the root space")
-	set.ensure(spaces.RootPath, spaces.RootID)
+	set.ensure(spaces.RootPath, spaces.RootID, "")
 	if err := waitReady(ctx, set, spaces.RootPath, 3*time.Minute); err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func resumeSpaces(ctx context.Context, rootConfig *rest.Config, set *spaceSet) e
 		if space.Status.Cluster == "" || !space.DeletionTimestamp.IsZero() {
 			continue
 		}
-		set.ensure(spaces.ChildPath(space.Name), space.Status.Cluster)
+		set.ensure(spaces.ChildPath(space.Name), space.Status.Cluster, space.Labels[spacev1alpha1.LabelRole])
 		if space.Status.Phase == spacev1alpha1.SpacePhaseInitializing {
 			continue
 		}

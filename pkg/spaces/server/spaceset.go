@@ -23,13 +23,14 @@ func newSpaceSet(ctx context.Context, env *runnerEnv) *spaceSet {
 	return &spaceSet{env: env, ctx: ctx, runners: map[string]*runner{}}
 }
 
-// ensure starts the space at path with the given ID unless it already runs, and returns its
-// state.
-func (s *spaceSet) ensure(path, id string) runnerState {
+// ensure starts the space at path with the given ID and role unless it already runs, and
+// returns its state.
+func (s *spaceSet) ensure(path, id, role string) runnerState {
 	s.mu.Lock()
 	r, ok := s.runners[path]
-	if ok && r.id != id {
-		// The path was re-used by a new Space while the old one's processes still ran.
+	if ok && (r.id != id || r.profile.Name != ProfileFor(path, role).Name) {
+		// The path was re-used by a new Space while the old one's processes still ran, or
+		// the space's role changed its profile.
 		delete(s.runners, path)
 		s.mu.Unlock()
 		r.Stop()
@@ -37,7 +38,7 @@ func (s *spaceSet) ensure(path, id string) runnerState {
 		r, ok = s.runners[path]
 	}
 	if !ok {
-		r = newRunner(s.env, path, id)
+		r = newRunner(s.env, path, id, ProfileFor(path, role))
 		s.runners[path] = r
 		r.Start(s.ctx)
 	}

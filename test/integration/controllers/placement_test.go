@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -251,6 +253,14 @@ func TestPlacementTranslator(t *testing.T) {
 		d, err := wrapper.Unwrap(wrapped(florinBox)["Deployment/commonstuff/commond"])
 		require.NoError(t, err)
 		assert.Contains(t, string(mustJSON(t, d.Object)), "in eu", "the last good copy stays")
+		framework.Eventually(t, time.Minute, "a Warning Event on the placement names the parameter", func() bool {
+			list := &eventsv1.EventList{}
+			require.NoError(t, wmw.List(ctx, list))
+			return slices.ContainsFunc(list.Items, func(e eventsv1.Event) bool {
+				return e.Regarding.Kind == "EdgePlacement" && e.Regarding.Name == "edge-placement-c" && e.Type == corev1.EventTypeWarning &&
+					e.Reason == "CustomizationFailed" && strings.Contains(e.Note, "%(planet)")
+			})
+		})
 
 		c.Replacements[0].Value.Raw = []byte(`"in %(region)"`)
 		require.NoError(t, wmw.Update(ctx, c))

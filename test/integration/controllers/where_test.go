@@ -102,6 +102,49 @@ func TestWhereResolver(t *testing.T) {
 		framework.Eventually(t, time.Minute, "any-of keeps ruble only", hasDestinations(anyOf.Name, dest(imw2.Status.Cluster, ruble)))
 	})
 
+	t.Run("a placement matching no Location says why, briefly", func(t *testing.T) {
+		resolvedAs := func(name string, status metav1.ConditionStatus, reason string) *metav1.Condition {
+			t.Helper()
+			ep := &edgev2alpha1.EdgePlacement{}
+			var cond *metav1.Condition
+			framework.Eventually(t, time.Minute, name+" is Resolved "+string(status)+" "+reason, func() bool {
+				require.NoError(t, wmw.Get(ctx, client.ObjectKey{Name: name}, ep))
+				cond = meta.FindStatusCondition(ep.Status.Conditions, where.ConditionResolved)
+				return cond != nil && cond.Status == status && cond.Reason == reason && cond.ObservedGeneration == ep.Generation
+			})
+			return cond
+		}
+		// extended lost its only Location above.
+		cond := resolvedAs(extended.Name, metav1.ConditionFalse, where.ReasonNoLocationMatched)
+		assert.Equal(t, `no Location matches (3 looked at): `+
+			`location "florin" in root:imw1: locationSelectors[0]: label extended: want "yes", absent; `+
+			`location "guilder" in root:imw1: locationSelectors[0]: label extended: want "yes", absent; `+
+			`location "ruble" in root:imw2: locationSelectors[0]: label extended: want "yes", absent`, cond.Message)
+
+		// Beyond a few Locations the message only counts them.
+		kopek := location(in2, "kopek", map[string]string{"env": "none"})
+		nowhere := placement("nowhere", metav1.LabelSelector{
+			MatchLabels:      map[string]string{"env": "none"},
+			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"gold", "silver"}}},
+		})
+		cond = resolvedAs(nowhere.Name, metav1.ConditionFalse, where.ReasonNoLocationMatched)
+		assert.Equal(t, `no Location matches (4 looked at): `+
+			`location "florin" in root:imw1: locationSelectors[0]: label env: want "none", has "prod"; `+
+			`location "guilder" in root:imw1: locationSelectors[0]: label env: want "none", has "prod"; `+
+			`location "kopek" in root:imw2: locationSelectors[0]: matchExpressions key=tier operator=In values=[gold silver]: label tier absent; `+
+			`and 1 more`, cond.Message)
+
+		// A Location that comes to match resolves it.
+		loc := &edgev2alpha1.Location{}
+		edit(t, in2, client.ObjectKey{Name: "kopek"}, loc, func() { loc.Labels["tier"] = "gold" })
+		resolvedAs(nowhere.Name, metav1.ConditionTrue, where.ReasonResolved)
+		framework.Eventually(t, time.Minute, "nowhere has kopek", hasDestinations(nowhere.Name, dest(imw2.Status.Cluster, kopek)))
+
+		require.NoError(t, wmw.Delete(ctx, nowhere))
+		require.NoError(t, in2.Delete(ctx, loc))
+		require.NoError(t, in2.Delete(ctx, kopek))
+	})
+
 	t.Run("relabelling a SyncTarget moves destinations", func(t *testing.T) {
 		st := &edgev2alpha1.SyncTarget{}
 		require.NoError(t, in1.Get(ctx, client.ObjectKey{Name: "florin"}, st))

@@ -4,7 +4,11 @@
 package edge
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,17 +16,23 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubestellar/kubestellar/pkg/apis"
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
+	"github.com/kubestellar/kubestellar/pkg/cli/plugin"
 	"github.com/kubestellar/kubestellar/pkg/mailbox"
 	"github.com/kubestellar/kubestellar/pkg/placement"
+	"github.com/kubestellar/kubestellar/pkg/status"
 	"github.com/kubestellar/kubestellar/pkg/syncer"
 	"github.com/kubestellar/kubestellar/pkg/where"
 	"github.com/kubestellar/kubestellar/pkg/wrapper"
@@ -149,6 +159,127 @@ func TestTwoClusters(t *testing.T) {
 		assert.Zero(t, got.Status.AvailableReplicas, "an object with two destinations gets no singleton status")
 	})
 
+	t.Run("each placement counts its objects per destination, failures included", func(t *testing.T) {
+		counts := func(selected, delivered, applied, available, failed, stale int32) edgev2alpha1.ObjectCounts {
+			return edgev2alpha1.ObjectCounts{Selected: selected, Delivered: delivered, Applied: applied, Available: available, Failed: failed, Stale: stale}
+		}
+		type want struct {
+			summary edgev2alpha1.PlacementSummary
+			dests   map[string]edgev2alpha1.ObjectCounts
+		}
+		eventuallyCounts := func(name string, w want) {
+			t.Helper()
+			var last edgev2alpha1.EdgePlacementStatus
+			err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+				ep := &edgev2alpha1.EdgePlacement{}
+				require.NoError(t, wmw.Get(ctx, client.ObjectKey{Name: name}, ep))
+				last = ep.Status
+				if ep.Status.Summary == nil || *ep.Status.Summary != w.summary || len(ep.Status.Destinations) != len(w.dests) {
+					return false, nil
+				}
+				for _, d := range ep.Status.Destinations {
+					if d.ObjectCounts != w.dests[d.SyncTargetName] || d.Cluster != imw1.Status.Cluster || d.LastSyncerHeartbeatTime == nil {
+						return false, nil
+					}
+				}
+				return true, nil
+			})
+			require.NoError(t, err, "placement %s: want %+v, status has summary %+v destinations %+v", name, w, last.Summary, last.Destinations)
+		}
+		// The namespace, the Deployment and the CRD; the Deployment is available (the status
+		// set above).
+		eventuallyCounts("edge-placement-s", want{
+			summary: edgev2alpha1.PlacementSummary{Destinations: 1, ObjectCounts: counts(3, 3, 3, 1, 0, 0)},
+			dests:   map[string]edgev2alpha1.ObjectCounts{"guilder": counts(3, 3, 3, 1, 0, 0)},
+		})
+		// The namespace, two ConfigMaps and a Deployment, in each of two clusters.
+		eventuallyCounts("edge-placement-c", want{
+			summary: edgev2alpha1.PlacementSummary{Destinations: 2, ObjectCounts: counts(8, 8, 8, 0, 0, 0)},
+			dests:   map[string]edgev2alpha1.ObjectCounts{"florin": counts(4, 4, 4, 0, 0, 0), "guilder": counts(4, 4, 4, 0, 0, 0)},
+		})
+
+		// florin has a local-notes of its own, which the syncer leaves alone: a failure there.
+		notes := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "local-notes", Namespace: "commonstuff"}, Data: map[string]string{"from": "wmw"}}
+		require.NoError(t, wmw.Create(ctx, notes))
+		eventuallyCounts("edge-placement-c", want{
+			summary: edgev2alpha1.PlacementSummary{Destinations: 2, ObjectCounts: counts(10, 10, 9, 0, 1, 0)},
+			dests:   map[string]edgev2alpha1.ObjectCounts{"florin": counts(5, 5, 4, 0, 1, 0), "guilder": counts(5, 5, 5, 0, 0, 0)},
+		})
+
+		// kubectl kubestellar status says the same, object by object.
+		out, err := kubestellar(t, srv, "status", "edge-placement-c", "--wmw", "root:wmw1")
+		require.Error(t, err, "a failed object makes the exit status non-zero")
+		assert.Regexp(t, `(?m)^edge-placement-c\s+configmaps\s+commonstuff\s+local-notes\s+florin\s+Failed\s+NotOurs\s+\S+ ago$`, out)
+		assert.Regexp(t, `(?m)^edge-placement-c\s+configmaps\s+commonstuff\s+local-notes\s+guilder\s+Applied\s+Applied\s+\S+ ago$`, out)
+		assert.Regexp(t, `(?m)^edge-placement-c\s+deployments.apps\s+commonstuff\s+commond\s+florin\s+Applied\s+`, out)
+		assert.Contains(t, out, "configmaps commonstuff/local-notes at florin failed: a ConfigMap named commonstuff/local-notes exists in the cluster and was not created by KubeStellar")
+		out, err = kubestellar(t, srv, "status", "--wmw", "root:wmw1", "-o", "json")
+		require.Error(t, err)
+		report := &status.Report{}
+		require.NoError(t, json.Unmarshal([]byte(out), report), out)
+		states := map[placement.State]int{}
+		for _, row := range report.Rows {
+			states[row.State]++
+		}
+		// edge-placement-c: 10 rows, one failed; edge-placement-s: 3 rows, the Deployment available.
+		assert.Equal(t, map[placement.State]int{placement.StateApplied: 11, placement.StateFailed: 1, placement.StateAvailable: 1}, states)
+
+		require.NoError(t, wmw.Delete(ctx, notes))
+		eventuallyCounts("edge-placement-c", want{
+			summary: edgev2alpha1.PlacementSummary{Destinations: 2, ObjectCounts: counts(8, 8, 8, 0, 0, 0)},
+			dests:   map[string]edgev2alpha1.ObjectCounts{"florin": counts(4, 4, 4, 0, 0, 0), "guilder": counts(4, 4, 4, 0, 0, 0)},
+		})
+		local := &corev1.ConfigMap{}
+		require.NoError(t, florinWEC.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "local-notes"}, local))
+		assert.Empty(t, local.Data, "florin's own local-notes is left as it was")
+		out, err = kubestellar(t, srv, "status", "--wmw", "wmw1")
+		require.NoError(t, err, out)
+		assert.NotContains(t, out, "Failed")
+
+		// A syncer that goes silent makes its SyncTarget stale, and its objects count as
+		// stale, not failed; nothing is taken from its mailbox.
+		guilderSyncer.Stop()
+		readyOf := func() *metav1.Condition {
+			st := &edgev2alpha1.SyncTarget{}
+			require.NoError(t, imw.Get(ctx, client.ObjectKey{Name: "guilder"}, st))
+			if st.Status.LastSyncerHeartbeatTime == nil {
+				return nil
+			}
+			return meta.FindStatusCondition(st.Status.Conditions, mailbox.ConditionReady)
+		}
+		framework.Eventually(t, time.Minute, "SyncTarget guilder is Ready False, Stale", func() bool {
+			c := readyOf()
+			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == mailbox.ReasonStale
+		})
+		framework.Eventually(t, time.Minute, "a Warning Event Stale on SyncTarget guilder", func() bool {
+			list := &eventsv1.EventList{}
+			require.NoError(t, imw.List(ctx, list))
+			return slices.ContainsFunc(list.Items, func(e eventsv1.Event) bool {
+				return e.Regarding.Kind == "SyncTarget" && e.Regarding.Name == "guilder" && e.Reason == mailbox.ReasonStale && e.Type == corev1.EventTypeWarning
+			})
+		})
+		eventuallyCounts("edge-placement-s", want{
+			summary: edgev2alpha1.PlacementSummary{Destinations: 1, ObjectCounts: counts(3, 3, 0, 0, 0, 3)},
+			dests:   map[string]edgev2alpha1.ObjectCounts{"guilder": counts(3, 3, 0, 0, 0, 3)},
+		})
+		out, err = kubestellar(t, srv, "status", "edge-placement-s", "--wmw", "wmw1")
+		require.NoError(t, err, "stale is not failed: %s", out)
+		assert.Regexp(t, `(?m)^edge-placement-s\s+deployments.apps\s+specialstuff\s+speciald\s+guilder\s+Stale\s+`, out)
+		list := &edgev2alpha1.WrappedObjectList{}
+		require.NoError(t, espw.List(ctx, list, client.InNamespace(guilderBox), client.MatchingLabels{wrapper.LabelSourceSpace: srv.WaitSpaceReady("wmw1").Status.Cluster}))
+		assert.Len(t, list.Items, 7, "guilder's mailbox keeps every wrapper: 4 of edge-placement-c, 3 of edge-placement-s")
+
+		guilderSyncer.Start()
+		framework.Eventually(t, time.Minute, "SyncTarget guilder is Ready again", func() bool {
+			c := readyOf()
+			return c != nil && c.Status == metav1.ConditionTrue
+		})
+		eventuallyCounts("edge-placement-s", want{
+			summary: edgev2alpha1.PlacementSummary{Destinations: 1, ObjectCounts: counts(3, 3, 3, 1, 0, 0)},
+			dests:   map[string]edgev2alpha1.ObjectCounts{"guilder": counts(3, 3, 3, 1, 0, 0)},
+		})
+	})
+
 	t.Run("an object of a CRD made in a cluster is upsynced", func(t *testing.T) {
 		sprocket := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "group1.test/v1", "kind": "Sprocket",
@@ -234,6 +365,54 @@ func TestTwoClusters(t *testing.T) {
 		})
 	})
 
+	t.Run("two placements from two spaces with different content: the older wins, both are told", func(t *testing.T) {
+		srv.CreateSpaceWithAPI("wmw2")
+		wmw2 := srv.Client("root:wmw2")
+		before := &corev1.ConfigMap{}
+		require.NoError(t, florinWEC.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "httpd-htdocs"}, before))
+		require.NoError(t, wmw2.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "commonstuff"}}))
+		require.NoError(t, wmw2.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "httpd-htdocs", Namespace: "commonstuff"},
+			Data: map[string]string{"index.html": "from wmw2"}}))
+		require.NoError(t, wmw2.Create(ctx, &edgev2alpha1.EdgePlacement{
+			ObjectMeta: metav1.ObjectMeta{Name: "rival"},
+			Spec: edgev2alpha1.EdgePlacementSpec{
+				LocationSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"region": "eu"}}},
+				Downsync:          []edgev2alpha1.DownsyncObjectTest{{APIGroup: ptr.To(""), Resources: []string{"configmaps"}, Namespaces: []string{"commonstuff"}}},
+			},
+		}))
+		conflict := func(c client.Client, name, contains string) bool {
+			ep := &edgev2alpha1.EdgePlacement{}
+			require.NoError(t, c.Get(ctx, client.ObjectKey{Name: name}, ep))
+			cond := meta.FindStatusCondition(ep.Status.Conditions, placement.ConditionConflict)
+			return cond != nil && cond.Status == metav1.ConditionTrue && strings.Contains(cond.Message, contains)
+		}
+		const verdict = "placement root:wmw1/edge-placement-c takes precedence"
+		framework.Eventually(t, time.Minute, "the newer placement has a Conflict condition naming the older", func() bool {
+			return conflict(wmw2, "rival", "configmaps commonstuff/httpd-htdocs at florin: placement root:wmw1/edge-placement-c sends it there too, with other content; "+verdict)
+		})
+		framework.Eventually(t, time.Minute, "the older placement has one naming the newer", func() bool {
+			return conflict(wmw, "edge-placement-c", "configmaps commonstuff/httpd-htdocs at florin: placement root:wmw2/rival sends it there too, with other content; "+verdict)
+		})
+		ep := &edgev2alpha1.EdgePlacement{}
+		require.NoError(t, wmw.Get(ctx, client.ObjectKey{Name: "edge-placement-c"}, ep))
+		assert.NotContains(t, meta.FindStatusCondition(ep.Status.Conditions, placement.ConditionConflict).Message, "namespaces",
+			"the namespace both send is the same in both: no conflict")
+		framework.Consistently(t, 5*time.Second, "florin keeps the older placement's content", func() bool {
+			got := &corev1.ConfigMap{}
+			require.NoError(t, florinWEC.Get(ctx, client.ObjectKey{Namespace: "commonstuff", Name: "httpd-htdocs"}, got))
+			return got.Data["index.html"] == before.Data["index.html"] && got.ResourceVersion == before.ResourceVersion
+		})
+		out, err := kubestellar(t, srv, "status", "rival", "--wmw", "wmw2")
+		require.Error(t, err, out)
+		assert.Regexp(t, `(?m)^rival\s+configmaps\s+commonstuff\s+httpd-htdocs\s+florin\s+Failed\s+Conflict\s+`, out)
+
+		require.NoError(t, wmw2.Delete(ctx, &edgev2alpha1.EdgePlacement{ObjectMeta: metav1.ObjectMeta{Name: "rival"}}))
+		framework.Eventually(t, time.Minute, "the older placement's conflict is over", func() bool {
+			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Name: "edge-placement-c"}, ep))
+			return meta.IsStatusConditionFalse(ep.Status.Conditions, placement.ConditionConflict)
+		})
+	})
+
 	t.Run("deleting the placement removes what the syncer made and nothing else", func(t *testing.T) {
 		// Something of guilder's own in a namespace the syncer made.
 		require.NoError(t, guilderWEC.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "local-notes", Namespace: "commonstuff"}}))
@@ -251,6 +430,17 @@ func TestTwoClusters(t *testing.T) {
 			assert.True(t, ns.DeletionTimestamp.IsZero(), "a namespace holding the cluster's own objects is kept")
 		}
 	})
+}
+
+// kubestellar runs kubectl kubestellar with the space server's admin kubeconfig, and returns
+// what it printed (standard output, then standard error).
+func kubestellar(t *testing.T, srv *framework.SpaceServer, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := plugin.NewKubectlKubestellarCommand(genericiooptions.IOStreams{In: &bytes.Buffer{}, Out: &out, ErrOut: &errOut}, nil)
+	cmd.SetArgs(append([]string{"--kubeconfig", srv.Kubeconfig}, args...))
+	err := cmd.ExecuteContext(t.Context())
+	return out.String() + errOut.String(), err
 }
 
 func clientFor(t *testing.T, api *framework.APIServer) client.Client {

@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -90,6 +92,40 @@ func (m mailboxOf) synced(t *testing.T, gr schema.GroupResource, obj *unstructur
 		}
 	}
 	return false
+}
+
+// wrapperOf reads the wrapper of obj in the mailbox.
+func (m mailboxOf) wrapperOf(t *testing.T, gr schema.GroupResource, obj *unstructured.Unstructured) *edgev2alpha1.WrappedObject {
+	t.Helper()
+	w := &edgev2alpha1.WrappedObject{}
+	require.NoError(t, m.espw.Get(t.Context(), client.ObjectKey{Namespace: m.box, Name: wrapper.Name(m.refOf(gr, obj), obj.GetKind())}, w))
+	return w
+}
+
+// eventuallyDrift waits for the wrapper of obj to report a drift, and returns it.
+func eventuallyDrift(t *testing.T, m mailboxOf, gr schema.GroupResource, obj *unstructured.Unstructured) *edgev2alpha1.Drift {
+	t.Helper()
+	var drift *edgev2alpha1.Drift
+	framework.Eventually(t, time.Minute, "the wrapper reports the drift", func() bool {
+		drift = m.wrapperOf(t, gr, obj).Status.Drift
+		return drift != nil
+	})
+	return drift
+}
+
+// eventuallyEvent waits for an Event about obj in the cluster with the reason and note.
+func eventuallyEvent(t *testing.T, wec client.Client, obj *unstructured.Unstructured, reason, note string) {
+	t.Helper()
+	framework.Eventually(t, time.Minute, "an Event "+reason+" on "+obj.GetName(), func() bool {
+		list := &eventsv1.EventList{}
+		require.NoError(t, wec.List(t.Context(), list, client.InNamespace(obj.GetNamespace())))
+		for _, e := range list.Items {
+			if e.Regarding.Name == obj.GetName() && e.Regarding.Kind == obj.GetKind() && e.Reason == reason && e.Note == note {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 func fromYAML(t *testing.T, text string) *unstructured.Unstructured {
@@ -322,7 +358,8 @@ func TestSyncer(t *testing.T) {
 		assert.Equal(t, "web", got.GetLabels()["tier"])
 	})
 
-	t.Run("an edit at the edge of a field the syncer sets is reverted", func(t *testing.T) {
+	t.Run("an edit at the edge of a field the syncer sets is reverted, and reported", func(t *testing.T) {
+		revertedBefore := testutil.ToFloat64(syncer.DriftReverted("ConfigMap"))
 		got := inWEC(t, wec, cm)
 		require.NoError(t, unstructured.SetNestedField(got.Object, "edited", "data", "index.html"))
 		labels := got.GetLabels()
@@ -334,6 +371,43 @@ func TestSyncer(t *testing.T) {
 			return v == "v1" && got.GetLabels()["tier"] == "web"
 		})
 		assert.Equal(t, "local", inWEC(t, wec, cm).GetLabels()["site"])
+
+		drift := eventuallyDrift(t, box, gr[cm], cm)
+		assert.True(t, drift.Reverted)
+		assert.Equal(t, []string{"data.index.html", "metadata.labels.tier"}, drift.Fields)
+		assert.Equal(t, revertedBefore+1, testutil.ToFloat64(syncer.DriftReverted("ConfigMap")))
+		eventuallyEvent(t, wec, cm, syncer.EventDriftReverted, "changed in the cluster, put back: [data.index.html metadata.labels.tier]")
+	})
+
+	t.Run("with drift: report, an edit at the edge is reported and left in place", func(t *testing.T) {
+		watched := fromYAML(t, `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: watched, namespace: exact, annotations: {edge.kubestellar.io/drift: report}}
+data: {mode: strict}
+`)
+		box.place(t, configmapsGR, watched)
+		framework.Eventually(t, time.Minute, "the ConfigMap is synced", func() bool { return box.synced(t, configmapsGR, watched) })
+		revertedBefore := testutil.ToFloat64(syncer.DriftReverted("ConfigMap"))
+		got := inWEC(t, wec, watched)
+		require.NoError(t, unstructured.SetNestedField(got.Object, "lenient", "data", "mode"))
+		require.NoError(t, wec.Update(ctx, got))
+
+		drift := eventuallyDrift(t, box, configmapsGR, watched)
+		assert.False(t, drift.Reverted)
+		assert.Equal(t, []string{"data.mode"}, drift.Fields)
+		w := box.wrapperOf(t, configmapsGR, watched)
+		c := meta.FindStatusCondition(w.Status.Conditions, syncer.ConditionSynced)
+		require.NotNil(t, c)
+		assert.Equal(t, metav1.ConditionFalse, c.Status)
+		assert.Equal(t, syncer.EventDriftReported, c.Reason)
+		eventuallyEvent(t, wec, watched, syncer.EventDriftReported, "changed in the cluster, left in place, as edge.kubestellar.io/drift: report asks: [data.mode]")
+		framework.Consistently(t, 3*time.Second, "the edit stays", func() bool {
+			v, _ := nested(inWEC(t, wec, watched), "data", "mode")
+			return v == "lenient"
+		})
+		assert.Equal(t, revertedBefore, testutil.ToFloat64(syncer.DriftReverted("ConfigMap")))
+		box.unplace(t, configmapsGR, watched)
 	})
 
 	t.Run("requests per object", func(t *testing.T) {
@@ -417,6 +491,32 @@ func TestSyncer(t *testing.T) {
 		framework.Consistently(t, 5*time.Second, "namespace guarded, holding a Secret the syncer cannot see, stays", func() bool {
 			return namespaceKept(t, wec, "guarded")
 		})
+
+		// A kind the syncer may not touch is reported on its wrapper, and not asked for again
+		// and again.
+		secret := fromYAML(t, "{apiVersion: v1, kind: Secret, metadata: {name: token, namespace: guarded}, stringData: {k: v}}")
+		other.place(t, schema.GroupResource{Resource: "secrets"}, secret)
+		var cond *metav1.Condition
+		framework.Eventually(t, time.Minute, "the wrapper says Forbidden", func() bool {
+			cond = meta.FindStatusCondition(other.wrapperOf(t, schema.GroupResource{Resource: "secrets"}, secret).Status.Conditions, syncer.ConditionSynced)
+			return cond != nil && cond.Reason == syncer.ReasonForbidden
+		})
+		assert.Equal(t, metav1.ConditionFalse, cond.Status)
+		assert.Contains(t, cond.Message, "cannot list secrets in the cluster: the syncer's ClusterRole there does not allow it")
+		assert.Contains(t, cond.Message, "prep-for-syncer --wec-rules")
+		secretRequests := func() int {
+			n := 0
+			for key, count := range requestCounts(t, wecAPI) {
+				if strings.HasSuffix(key, " secrets") {
+					n += count
+				}
+			}
+			return n
+		}
+		before := secretRequests()
+		time.Sleep(10 * time.Second)
+		assert.LessOrEqual(t, secretRequests()-before, 1, "at most one more look at secrets in 10s")
+		other.unplace(t, schema.GroupResource{Resource: "secrets"}, secret)
 	})
 
 	t.Run("a namespace stays while discovery misses an API group", func(t *testing.T) {

@@ -153,7 +153,7 @@ func startController(t *testing.T, bin, name, kc string) (*process.Process, stri
 	require.NoError(t, err)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	p := framework.StartCommand(t, filepath.Join(bin, name), "--root-kubeconfig", kc, "--base-kubeconfig", kc,
-		"--server-bind-address", addr, "-v=2")
+		"--health-bind-address", addr, "--metrics-bind-address", "", "-v=2")
 	return p, addr
 }
 

@@ -11,7 +11,10 @@ import (
 // +kubebuilder:resource:scope=Cluster,categories=kubestellar
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="Locations",type=integer,JSONPath=`.status.matchingLocationCount`
-// +kubebuilder:printcolumn:name="Resolved",type=string,JSONPath=`.status.conditions[?(@.type=="Resolved")].status`
+// +kubebuilder:printcolumn:name="Applied",type=integer,JSONPath=`.status.summary.applied`
+// +kubebuilder:printcolumn:name="Available",type=integer,JSONPath=`.status.summary.available`
+// +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.summary.failed`
+// +kubebuilder:printcolumn:name="Resolved",type=string,JSONPath=`.status.conditions[?(@.type=="Resolved")].status`,priority=1
 // +kubebuilder:printcolumn:name="Singleton",type=boolean,JSONPath=`.spec.wantSingletonReportedState`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type EdgePlacement struct {
@@ -114,8 +117,12 @@ type UpsyncSet struct {
 
 // EdgePlacementStatus reports the outcome of resolving and delivering a placement.
 type EdgePlacementStatus struct {
-	// Conditions: "Resolved" says whether the location selectors could be evaluated (an
-	// invalid selector makes it False, naming the problem).
+	// Conditions: "Resolved" says whether the location selectors could be evaluated and
+	// match a Location (False with reason InvalidSelector naming the problem, or
+	// NoLocationMatched naming the first Locations and the terms they fail); "Delivered"
+	// whether every selected object reached the mailboxes of its destinations; "Conflict"
+	// whether an object meets, at a destination, another placement's different content or
+	// an object of the cluster's own.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -128,6 +135,64 @@ type EdgePlacementStatus struct {
 	// ObservedGeneration is the spec generation this status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Summary counts the selected objects over every destination: an object placed on three
+	// clusters counts three times.
+	// +optional
+	Summary *PlacementSummary `json:"summary,omitempty"`
+
+	// Destinations has the same counts per destination, for the first MaxDestinationStatuses
+	// destinations by inventory space and SyncTarget name; Summary counts all of them.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=100
+	Destinations []DestinationStatus `json:"destinations,omitempty"`
+}
+
+// MaxDestinationStatuses bounds EdgePlacementStatus.Destinations, so that a placement on
+// thousands of clusters keeps a status of bounded size.
+const MaxDestinationStatuses = 100
+
+// ObjectCounts says how far the selected objects got at one destination, or at all of them.
+type ObjectCounts struct {
+	// Selected is how many objects the placement selects (times destinations, in a summary).
+	Selected int32 `json:"selected"`
+	// Delivered is how many have their wrapper in the destination's mailbox.
+	Delivered int32 `json:"delivered"`
+	// Applied is how many the destination's syncer reports applied as wrapped (the wrapper's
+	// Synced condition is True for its current generation).
+	Applied int32 `json:"applied"`
+	// Available is how many of the kinds that say so are available: a Deployment whose
+	// Available condition is True, a StatefulSet or DaemonSet with all replicas ready and
+	// updated, a Job that completed.
+	Available int32 `json:"available"`
+	// Failed is how many the syncer could not apply (Synced False for a reason other than
+	// waiting for the object's namespace).
+	Failed int32 `json:"failed"`
+	// Stale is how many were delivered to a destination whose syncer has gone silent (its
+	// SyncTarget is Ready False, reason Stale): what it last said of them may be out of
+	// date, so they count neither as applied nor as failed.
+	Stale int32 `json:"stale"`
+}
+
+// PlacementSummary totals the destinations.
+type PlacementSummary struct {
+	ObjectCounts `json:",inline"`
+	// Destinations is how many destinations the placement has.
+	Destinations int32 `json:"destinations"`
+}
+
+// DestinationStatus is what the placement's objects do at one destination.
+type DestinationStatus struct {
+	// Cluster is the ID of the inventory space holding the SyncTarget.
+	Cluster string `json:"cluster"`
+	// SyncTargetName is the destination's SyncTarget.
+	SyncTargetName string `json:"syncTargetName"`
+	ObjectCounts   `json:",inline"`
+	// LastSyncerHeartbeatTime is the last heartbeat of the destination's syncer, as last
+	// seen; it is refreshed about once a minute.
+	// +optional
+	LastSyncerHeartbeatTime *metav1.Time `json:"lastSyncerHeartbeatTime,omitempty"`
 }
 
 // EdgePlacementList is a list of EdgePlacements.

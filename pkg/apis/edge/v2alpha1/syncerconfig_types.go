@@ -116,6 +116,11 @@ type SyncerConfigStatus struct {
 	// LastSyncerHeartbeatTime is when the syncer last reported that it is running.
 	// +optional
 	LastSyncerHeartbeatTime *metav1.Time `json:"lastSyncerHeartbeatTime,omitempty"`
+
+	// HeartbeatIntervalSeconds is how often the syncer reports in; a syncer silent for three
+	// intervals is taken as stale.
+	// +optional
+	HeartbeatIntervalSeconds int32 `json:"heartbeatIntervalSeconds,omitempty"`
 }
 
 // SyncerConfigList is a list of SyncerConfigs.

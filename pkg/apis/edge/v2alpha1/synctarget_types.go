@@ -11,6 +11,7 @@ import (
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,categories=kubestellar
 // +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Heartbeat",type=date,JSONPath=`.status.lastSyncerHeartbeatTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type SyncTarget struct {
@@ -39,6 +40,14 @@ type SyncTargetStatus struct {
 	// LastSyncerHeartbeatTime is when the cluster's syncer last reported in.
 	// +optional
 	LastSyncerHeartbeatTime *metav1.Time `json:"lastSyncerHeartbeatTime,omitempty"`
+
+	// Conditions: "Ready" is True while the syncer reports in, False with reason Stale once
+	// it has been silent for three heartbeat intervals, and False with reason NoHeartbeat
+	// until it first reports in. Nothing is moved or deleted because of it.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // SyncTargetList is a list of SyncTargets.

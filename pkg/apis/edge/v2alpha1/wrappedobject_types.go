@@ -56,7 +56,28 @@ type WrappedObjectStatus struct {
 	// ReportedState is the object's state in the workload execution cluster.
 	// +optional
 	ReportedState *ReportedState `json:"reportedState,omitempty"`
+
+	// Drift is the last change the syncer found made in the cluster to fields it sets.
+	// +optional
+	Drift *Drift `json:"drift,omitempty"`
 }
+
+// Drift is a change made in a workload execution cluster to fields of an object that the
+// syncer sets there.
+type Drift struct {
+	// Time is when the syncer found it.
+	Time metav1.Time `json:"time"`
+	// Fields are the paths of the fields that differed, the first MaxDriftFields of them.
+	// +listType=atomic
+	Fields []string `json:"fields"`
+	// Reverted says whether the syncer put its values back. It does unless the workload
+	// object carries the annotation edge.kubestellar.io/drift: report, which asks that the
+	// change be reported and left in place.
+	Reverted bool `json:"reverted"`
+}
+
+// MaxDriftFields bounds Drift.Fields.
+const MaxDriftFields = 20
 
 // ReportedState is a workload object's state as seen in its workload execution cluster.
 type ReportedState struct {

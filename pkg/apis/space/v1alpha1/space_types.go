@@ -33,6 +33,22 @@ type Space struct {
 // so there is nothing to choose yet.
 type SpaceSpec struct{}
 
+// LabelRole is the label that says what a Space is for; the space server sizes the space's API
+// surface and processes by it. It is set when the space is created and not changed later. A
+// Space without it is a general space and serves the whole Kubernetes API.
+const LabelRole = "space.kubestellar.io/role"
+
+// The roles a Space may have (values of LabelRole).
+const (
+	// RoleCore is the KubeStellar core space (ESPW): the KubeStellar API and the mailboxes.
+	RoleCore = "core"
+	// RoleInventory is an inventory management space (IMW): SyncTargets and Locations.
+	RoleInventory = "inventory"
+	// RoleWorkload is a workload management space (WMW): workload objects and their
+	// placements, so it serves every built-in workload API.
+	RoleWorkload = "workload"
+)
+
 // SpacePhase is where a space is in its life.
 // +kubebuilder:validation:Enum=Initializing;Ready;Terminating
 type SpacePhase string
