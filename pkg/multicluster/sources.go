@@ -121,8 +121,8 @@ func (s *SpaceSource) Start(ctx context.Context, clusters ClusterSet) error {
 	if err != nil {
 		return fmt.Errorf("watching spaces: %w", err)
 	}
-	r := &spaceReconciler{base: s.Base, clusters: clusters, store: informer, added: map[string]string{}}
-	go s.markSynced(ctx, reg, r, queue)
+	r := &spaceReconciler{base: s.Base, clusters: clusters, store: informer.GetStore(), added: map[string]string{}}
+	go s.markSynced(ctx, reg.HasSynced, r, queue)
 	go func() {
 		for r.next(queue) {
 		}
@@ -132,19 +132,21 @@ func (s *SpaceSource) Start(ctx context.Context, clusters ClusterSet) error {
 
 // markSynced marks the source synced once every Space listed at first has been added (or
 // found not to be added).
-func (s *SpaceSource) markSynced(ctx context.Context, reg toolscache.ResourceEventHandlerRegistration, r *spaceReconciler, queue workqueue.TypedRateLimitingInterface[string]) {
-	if !toolscache.WaitForCacheSync(ctx.Done(), reg.HasSynced) {
+func (s *SpaceSource) markSynced(ctx context.Context, listed func() bool, r *spaceReconciler, queue workqueue.TypedRateLimitingInterface[string]) {
+	if !toolscache.WaitForCacheSync(ctx.Done(), listed) {
 		return
 	}
-	initial := map[string]bool{}
-	for _, name := range r.store.GetStore().ListKeys() {
+	names := r.store.ListKeys()
+	initial := make(map[string]bool, len(names))
+	for _, name := range names {
 		initial[name] = true
 	}
+	// From here on the map is the worker's, read and written only under r.mu.
 	r.mu.Lock()
 	r.initial = initial
 	r.mu.Unlock()
 	// Those handled before they were counted are handled again, which changes nothing.
-	for name := range initial {
+	for _, name := range names {
 		queue.Add(name)
 	}
 	_ = wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(context.Context) (bool, error) {
@@ -161,7 +163,7 @@ func (s *SpaceSource) markSynced(ctx context.Context, reg toolscache.ResourceEve
 type spaceReconciler struct {
 	base     *rest.Config
 	clusters ClusterSet
-	store    toolscache.SharedIndexInformer
+	store    toolscache.Store
 
 	mu sync.Mutex
 	// added maps a Space's name to the ID it was added with.
@@ -191,7 +193,7 @@ func (r *spaceReconciler) next(queue workqueue.TypedRateLimitingInterface[string
 
 func (r *spaceReconciler) reconcile(name string) error {
 	id, want := "", false
-	if obj, exists, err := r.store.GetStore().GetByKey(name); err == nil && exists {
+	if obj, exists, err := r.store.GetByKey(name); err == nil && exists {
 		if space, ok := obj.(*spacev1alpha1.Space); ok {
 			gone := !space.DeletionTimestamp.IsZero() || space.Status.Phase == spacev1alpha1.SpacePhaseTerminating
 			id, want = space.Status.Cluster, !gone && space.Status.Cluster != ""
