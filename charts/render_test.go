@@ -230,17 +230,43 @@ func TestDeployment(t *testing.T) {
 		volumes[v.Name] = v
 	}
 	tmpVolumes := map[string]bool{}
+	identityMounts := map[string][]string{}
 	for _, c := range pod.Containers {
 		mounts := map[string]corev1.VolumeMount{}
 		for _, m := range c.VolumeMounts {
 			mounts[m.MountPath] = m
 		}
 		state, ok := mounts[stateDir]
-		require.True(t, ok, "%s mounts the state volume", c.Name)
-		require.NotNil(t, volumes[state.Name].PersistentVolumeClaim)
-		assert.Equal(t, "kubestellar-state", volumes[state.Name].PersistentVolumeClaim.ClaimName)
-		readWrite := c.Name == "space-server" || c.Name == "init"
-		assert.Equal(t, !readWrite, state.ReadOnly, "%s state volume read-only", c.Name)
+		hasState := c.Name == "space-server" || c.Name == "init"
+		require.Equal(t, hasState, ok, "%s mounts the state volume", c.Name)
+		if hasState {
+			require.NotNil(t, volumes[state.Name].PersistentVolumeClaim)
+			assert.Equal(t, "kubestellar-state", volumes[state.Name].PersistentVolumeClaim.ClaimName)
+			assert.False(t, state.ReadOnly, "%s state volume read-only", c.Name)
+		}
+		// Each component's credential is in a volume of its own, which the space server
+		// writes and that component alone reads.
+		for _, m := range c.VolumeMounts {
+			component, isIdentity := strings.CutPrefix(m.Name, "identity-")
+			if !isIdentity {
+				continue
+			}
+			v := volumes[m.Name]
+			require.NotNil(t, v.EmptyDir, m.Name)
+			assert.Equal(t, corev1.StorageMediumMemory, v.EmptyDir.Medium, "%s keeps the keys off the node's disk", m.Name)
+			identityMounts[m.Name] = append(identityMounts[m.Name], c.Name)
+			switch c.Name {
+			case "space-server":
+				assert.Equal(t, stateDir+"/identities/"+component, m.MountPath)
+				assert.False(t, m.ReadOnly, m.Name)
+			case "init":
+				assert.Equal(t, stateDir+"/identities/"+component, m.MountPath)
+				assert.True(t, m.ReadOnly, m.Name)
+			default:
+				assert.Equal(t, "/etc/kubestellar/identity", m.MountPath)
+				assert.True(t, m.ReadOnly, m.Name)
+			}
+		}
 
 		tmp, ok := mounts["/tmp"]
 		require.True(t, ok, "%s has a writable /tmp", c.Name)
@@ -252,6 +278,12 @@ func TestDeployment(t *testing.T) {
 		assert.Equal(t, c.Name == "init", hasToken, "%s has the ServiceAccount token", c.Name)
 	}
 	assert.False(t, *pod.AutomountServiceAccountToken, "the token goes to the init container alone")
+	assert.Equal(t, map[string][]string{
+		"identity-init":                 {"space-server", "init"},
+		"identity-mailbox-controller":   {"space-server", "mailbox-controller"},
+		"identity-where-resolver":       {"space-server", "where-resolver"},
+		"identity-placement-translator": {"space-server", "placement-translator"},
+	}, identityMounts, "each credential reaches the space server and its component alone")
 
 	init := container(t, d, "init")
 	require.Len(t, init.Env, 1)
@@ -267,7 +299,7 @@ func TestDeployment(t *testing.T) {
 		container(t, d, "space-server").Args)
 	for name, ports := range map[string][2]int{"mailbox-controller": {10203, 10213}, "where-resolver": {10205, 10215}, "placement-translator": {10204, 10214}} {
 		assert.Equal(t, []string{
-			"--root-kubeconfig=" + stateDir + "/admin.kubeconfig", "--base-kubeconfig=" + stateDir + "/admin.kubeconfig",
+			"--root-kubeconfig=/etc/kubestellar/identity/kubeconfig", "--base-kubeconfig=/etc/kubestellar/identity/kubeconfig",
 			fmt.Sprintf("--metrics-bind-address=:%d", ports[0]), "--metrics-secure=true",
 			fmt.Sprintf("--health-bind-address=:%d", ports[1]), "-v=2",
 		}, container(t, d, name).Args, name)

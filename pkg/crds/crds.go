@@ -63,7 +63,7 @@ func Space() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 }
 
 // Install creates or updates the CRDs (server-side apply) and waits until every one is
-// Established, or until timeout.
+// Established and listed by discovery, or until timeout.
 func Install(ctx context.Context, cfg *rest.Config, crds []*apiextensionsv1.CustomResourceDefinition, timeout time.Duration) error {
 	client, err := apiextensionsclient.NewForConfig(cfg)
 	if err != nil {
@@ -99,6 +99,31 @@ func Install(ctx context.Context, cfg *rest.Config, crds []*apiextensionsv1.Cust
 				err = fmt.Errorf("%w (last error: %w)", err, lastErr)
 			}
 			return fmt.Errorf("waiting for CRD %s to be established: %w", crd.Name, err)
+		}
+	}
+	// Established is not yet served: discovery lags behind it, and a client that looks the
+	// kind up in that moment is told it does not exist.
+	for _, crd := range crds {
+		for _, v := range crd.Spec.Versions {
+			if !v.Served {
+				continue
+			}
+			gv := crd.Spec.Group + "/" + v.Name
+			var lastErr error
+			err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+				list, err := client.Discovery().ServerResourcesForGroupVersion(gv)
+				if err != nil {
+					lastErr = err
+					return false, nil
+				}
+				return slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == crd.Spec.Names.Plural }), nil
+			})
+			if err != nil {
+				if lastErr != nil {
+					err = fmt.Errorf("%w (last error: %w)", err, lastErr)
+				}
+				return fmt.Errorf("waiting for %s in %s to be served: %w", crd.Spec.Names.Plural, gv, err)
+			}
 		}
 	}
 	return nil

@@ -74,9 +74,24 @@ func Publish(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", adminFile, err)
 	}
-	restConfig, err := clientcmd.NewNonInteractiveClientConfig(*admin, kubeconfig.RootContext, nil, nil).ClientConfig()
+	// The spaces are ensured as the init step's own identity, whose kubeconfig the space
+	// server writes before the admin one (here into a volume made anew with the pod).
+	initFile := server.IdentityKubeconfig(o.RootDir, server.ComponentInit)
+	waitCtx, cancel = context.WithTimeout(ctx, o.Bootstrap.Timeout)
+	err = kubeconfig.WaitForFile(waitCtx, initFile, func(waited time.Duration) {
+		say("Waiting for the space server to write %s (%s so far)", initFile, waited)
+	})
+	cancel()
 	if err != nil {
-		return fmt.Errorf("%s: %w", adminFile, err)
+		return err
+	}
+	initConfig, err := clientcmd.LoadFromFile(initFile)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", initFile, err)
+	}
+	restConfig, err := clientcmd.NewNonInteractiveClientConfig(*initConfig, kubeconfig.RootContext, nil, nil).ClientConfig()
+	if err != nil {
+		return fmt.Errorf("%s: %w", initFile, err)
 	}
 	c, _, err := spaces.NewClient(restConfig)
 	if err != nil {

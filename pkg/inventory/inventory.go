@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -97,7 +98,16 @@ func EnsureLocation(ctx context.Context, c client.Client, name string, labels ma
 // it did as kubectl would.
 func ensure(ctx context.Context, c client.Client, resource, name string, obj client.Object, mutate func(), step Step) error {
 	obj.SetName(name)
-	result, err := controllerutil.CreateOrUpdate(ctx, c, obj, func() error { mutate(); return nil })
+	var result controllerutil.OperationResult
+	// The mailbox controller annotates a new SyncTarget, and two users may ensure the same
+	// location at once: a write that lost such a race is made again on what is there now.
+	err := retry.OnError(retry.DefaultBackoff, func(err error) bool {
+		return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)
+	}, func() error {
+		var err error
+		result, err = controllerutil.CreateOrUpdate(ctx, c, obj, func() error { mutate(); return nil })
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("ensuring %s %s: %w", resource, name, err)
 	}

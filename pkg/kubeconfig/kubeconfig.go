@@ -79,12 +79,13 @@ func SwitchDomain(cfg *clientcmdapi.Config, contextName, domain, port string, ca
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n < 1 {
 		return fmt.Errorf("port %q is not a valid port number", port)
 	}
-	kctx, ok := cfg.Contexts[contextName]
-	if !ok {
+	// A nil entry, which only a config built in code can hold, counts as missing.
+	kctx := cfg.Contexts[contextName]
+	if kctx == nil {
 		return fmt.Errorf("context %q not found; the kubeconfig has %s", contextName, names(cfg.Contexts))
 	}
-	cluster, ok := cfg.Clusters[kctx.Cluster]
-	if !ok {
+	cluster := cfg.Clusters[kctx.Cluster]
+	if cluster == nil {
 		return fmt.Errorf("context %q refers to cluster %q, which is not in the kubeconfig", contextName, kctx.Cluster)
 	}
 	origin, err := originOf(cluster.Server)
@@ -92,6 +93,9 @@ func SwitchDomain(cfg *clientcmdapi.Config, contextName, domain, port string, ca
 		return fmt.Errorf("cluster %q: %w", kctx.Cluster, err)
 	}
 	for name, c := range cfg.Clusters {
+		if c == nil {
+			continue
+		}
 		u, err := url.Parse(c.Server)
 		if err != nil {
 			continue

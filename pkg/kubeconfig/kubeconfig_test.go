@@ -63,4 +63,13 @@ func TestSwitchDomain(t *testing.T) {
 		require.Error(t, err)
 		assert.Equal(t, tc.want, err.Error())
 	}
+
+	// Nil entries, which only configs built in code hold, are errors or skipped, not a panic.
+	cfg = in()
+	cfg.Contexts["empty"] = nil
+	cfg.Clusters["gone"] = nil
+	require.EqualError(t, SwitchDomain(cfg, "empty", "d", "443", nil), `context "empty" not found; the kubeconfig has "empty", "imw", "other", "root"`)
+	require.NoError(t, SwitchDomain(cfg, "root", "ks.example.org", "443", []byte("ca")))
+	cfg.Contexts["dangling"] = &clientcmdapi.Context{Cluster: "gone"}
+	require.EqualError(t, SwitchDomain(cfg, "dangling", "d", "443", nil), `context "dangling" refers to cluster "gone", which is not in the kubeconfig`)
 }

@@ -98,6 +98,19 @@ func (o *Options) kubeconfig() (string, string) {
 	return o.Kubeconfig, o.Context
 }
 
+// componentKubeconfig is the kubeconfig a component (server.Component*) uses: with a local
+// space server, the one of the component's own identity when the server wrote it (a server
+// older than identities did not); otherwise what kubeconfig says.
+func (o *Options) componentKubeconfig(component string) (string, string) {
+	if o.LocalServer {
+		path := server.IdentityKubeconfig(absolute(o.RootDir), component)
+		if fileExists(path) {
+			return path, ""
+		}
+	}
+	return o.kubeconfig()
+}
+
 // binDir is BinDir, else the folder holding this program.
 func (o *Options) binDir() (string, error) {
 	if o.BinDir != "" {
@@ -129,7 +142,7 @@ func (o *Options) logFile(name string) string { return filepath.Join(o.LogFolder
 
 // Init waits for the space server and ensures the core space, IMWs and WMWs.
 func Init(ctx context.Context, o *Options) error {
-	path, context := o.kubeconfig()
+	path, context := o.componentKubeconfig(server.ComponentInit)
 	o.step("init using kubeconfig %s", path)
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = path
@@ -184,8 +197,8 @@ func Start(ctx context.Context, o *Options) error {
 			return err
 		}
 	}
-	kubeconfig, context := o.kubeconfig()
 	for i, name := range controllers {
+		kubeconfig, context := o.componentKubeconfig(strings.TrimPrefix(name, "kubestellar-"))
 		metrics, health := "", ""
 		if o.ControllerPort != 0 {
 			// Each serves /metrics on its own port beside the others, and its probes
@@ -211,6 +224,7 @@ func Start(ctx context.Context, o *Options) error {
 	if dir, err := o.binDir(); err == nil {
 		o.say("  export PATH=%s:$PATH", dir)
 	}
+	kubeconfig, _ := o.kubeconfig()
 	o.say("  export KUBECONFIG=%s", kubeconfig)
 	return nil
 }

@@ -68,6 +68,21 @@ func SyncerStatus(ctx context.Context, espw client.Reader, box string) (*edgev2a
 	return &cfg.Status, nil
 }
 
+// SyncerStatuses reads the status of the SyncerConfig of every mailbox, by mailbox name.
+func SyncerStatuses(ctx context.Context, espw client.Reader) (map[string]*edgev2alpha1.SyncerConfigStatus, error) {
+	list := &edgev2alpha1.SyncerConfigList{}
+	if err := espw.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing the SyncerConfigs of the mailboxes: %w", err)
+	}
+	out := make(map[string]*edgev2alpha1.SyncerConfigStatus, len(list.Items))
+	for i := range list.Items {
+		if list.Items[i].Name == wrapper.SyncerConfigName {
+			out[list.Items[i].Namespace] = &list.Items[i].Status
+		}
+	}
+	return out, nil
+}
+
 // heartbeats keeps each SyncTarget's Ready condition and heartbeat time in line with the
 // heartbeats its syncer records in its mailbox.
 type heartbeats struct {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/kubestellar/kubestellar/pkg/wrapper"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -61,12 +60,7 @@ func (t *Translator) reconcilePlacement(ctx context.Context, req multicluster.Re
 	if err := where.ApplyPlacementStatus(ctx, space.GetClient(), ep, FieldManager, nil, cond); err != nil {
 		return reconcile.Result{}, err
 	}
-	switch {
-	case cond.Status == metav1.ConditionFalse && (old == nil || old.Status != cond.Status || old.Message != cond.Message):
-		space.GetEventRecorder(FieldManager).Eventf(ep, nil, corev1.EventTypeWarning, cond.Reason, "Deliver", "%s", cond.Message)
-	case cond.Status == metav1.ConditionTrue && old != nil && old.Status == metav1.ConditionFalse:
-		space.GetEventRecorder(FieldManager).Eventf(ep, nil, corev1.EventTypeNormal, cond.Reason, "Deliver", "%s", cond.Message)
-	}
+	where.RecordTransition(space.GetEventRecorder(FieldManager), ep, old, cond, "Deliver")
 	return reconcile.Result{}, nil
 }
 

@@ -195,7 +195,11 @@ func (t *Translator) reconcileStatus(ctx context.Context, req multicluster.Reque
 		if apierrors.IsNotFound(err) {
 			t.forgetStatusWrite(key)
 		}
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+		if err == nil || apierrors.IsNotFound(err) {
+			// The placement is gone or going: so are its combined statuses.
+			return reconcile.Result{}, removeCombinedOf(ctx, space, req.Name)
+		}
+		return reconcile.Result{}, err
 	}
 	espw, ok := t.mgr.ClusterByPath(t.espwPath)
 	if !ok {
@@ -209,16 +213,30 @@ func (t *Translator) reconcileStatus(ctx context.Context, req multicluster.Reque
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	combined, err := t.planCombined(ctx, space, espw, ep, slice.Destinations)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if combined.retry {
+		next = min(next, combinedRetry)
+	}
 	cond := conflictCondition(ep, conflicts)
 	old := meta.FindStatusCondition(ep.Status.Conditions, ConditionConflict)
 	sameCond := old != nil && old.Status == cond.Status && old.Message == cond.Message && old.ObservedGeneration == cond.ObservedGeneration
-	if sameCond && sameSummary(ep.Status.Summary, ep.Status.Destinations, summary, dests) {
+	if sameCond && combined.sameCondition(ep) && !combined.changes() && sameSummary(ep.Status.Summary, ep.Status.Destinations, summary, dests) {
 		return reconcile.Result{RequeueAfter: next}, nil
 	}
 	if wait := t.statusWait(key); wait > 0 {
 		return reconcile.Result{RequeueAfter: wait}, nil
 	}
-	if err := applySummary(ctx, space.GetClient(), ep.Name, summary, dests, cond); err != nil {
+	conds := []metav1.Condition{cond}
+	if combined.cond != nil {
+		conds = append(conds, *combined.cond)
+	}
+	if err := applySummary(ctx, space.GetClient(), ep.Name, summary, dests, conds); err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := writeCombined(ctx, space.GetClient(), combined); err != nil {
 		return reconcile.Result{}, err
 	}
 	if cond.Status == metav1.ConditionTrue && !sameCond {
@@ -246,20 +264,28 @@ func (t *Translator) countPlacement(ctx context.Context, espw *multicluster.Clus
 	var out []edgev2alpha1.DestinationStatus
 	var conflicts []string
 	next := heartbeatRefresh
+	// Two reads of the cache for all destinations, not two per destination: with a thousand
+	// destinations the reads were most of a count.
+	wrappers := &edgev2alpha1.WrappedObjectList{}
+	if err := espw.GetClient().List(ctx, wrappers, client.MatchingLabels{wrapper.LabelSourceSpace: space}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, nil, nil, 0, fmt.Errorf("listing the wrappers from %s: %w", space, err)
+	}
+	byBox := map[string]map[string]*edgev2alpha1.WrappedObject{}
+	for i := range wrappers.Items {
+		w := &wrappers.Items[i]
+		if byBox[w.Namespace] == nil {
+			byBox[w.Namespace] = map[string]*edgev2alpha1.WrappedObject{}
+		}
+		byBox[w.Namespace][w.Annotations[wrapper.AnnotationSource]] = w
+	}
+	syncers, err := mailbox.SyncerStatuses(ctx, espw.GetClient())
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
 	for _, dest := range dests {
-		wrappers := &edgev2alpha1.WrappedObjectList{}
-		if err := espw.GetClient().List(ctx, wrappers, client.InNamespace(mailbox.Name(dest.Cluster, dest.SyncTargetUID)),
-			client.MatchingLabels{wrapper.LabelSourceSpace: space}, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, nil, nil, 0, fmt.Errorf("listing the wrappers for %s: %w", dest.SyncTargetName, err)
-		}
-		bySource := make(map[string]*edgev2alpha1.WrappedObject, len(wrappers.Items))
-		for i := range wrappers.Items {
-			bySource[wrappers.Items[i].Annotations[wrapper.AnnotationSource]] = &wrappers.Items[i]
-		}
-		syncer, err := mailbox.SyncerStatus(ctx, espw.GetClient(), mailbox.Name(dest.Cluster, dest.SyncTargetUID))
-		if err != nil {
-			return nil, nil, nil, 0, err
-		}
+		box := mailbox.Name(dest.Cluster, dest.SyncTargetUID)
+		bySource := byBox[box]
+		syncer := syncers[box]
 		var heartbeat *metav1.Time
 		stale := false
 		if syncer != nil {
@@ -475,12 +501,12 @@ func sameSummary(oldSummary *edgev2alpha1.PlacementSummary, oldDests []edgev2alp
 
 // applySummary writes the counts into the placement's status by server-side apply, as
 // StatusFieldManager: the conditions and the other fields stay their owners'.
-func applySummary(ctx context.Context, c client.Client, name string, summary *edgev2alpha1.PlacementSummary, dests []edgev2alpha1.DestinationStatus, cond metav1.Condition) error {
+func applySummary(ctx context.Context, c client.Client, name string, summary *edgev2alpha1.PlacementSummary, dests []edgev2alpha1.DestinationStatus, conds []metav1.Condition) error {
 	raw, err := json.Marshal(struct {
 		Summary      *edgev2alpha1.PlacementSummary   `json:"summary"`
 		Destinations []edgev2alpha1.DestinationStatus `json:"destinations,omitempty"`
 		Conditions   []metav1.Condition               `json:"conditions"`
-	}{summary, dests, []metav1.Condition{cond}})
+	}{summary, dests, conds})
 	if err != nil {
 		return fmt.Errorf("encoding the status of placement %s: %w", name, err)
 	}

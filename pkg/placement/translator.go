@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
+	"github.com/kubestellar/kubestellar/pkg/combinedstatus"
 	"github.com/kubestellar/kubestellar/pkg/mailbox"
 	"github.com/kubestellar/kubestellar/pkg/multicluster"
 )
@@ -67,6 +68,8 @@ type Translator struct {
 	selected map[wrapper.ObjectRef]map[string]bool
 	// statusWrites holds, per placement request, when its counts were last written.
 	statusWrites map[string]time.Time
+	// collectors holds the compiled StatusCollectors.
+	collectors *combinedstatus.Cache
 }
 
 // kind is a watched workload resource.
@@ -88,6 +91,7 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 		selected:  map[wrapper.ObjectRef]map[string]bool{},
 
 		statusWrites: map[string]time.Time{},
+		collectors:   combinedstatus.NewCache(),
 	}
 	var err error
 	copts := multicluster.ControllerOptions{Concurrency: opts.Concurrency}
@@ -144,6 +148,9 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 		t.status.Watch(&edgev2alpha1.SinglePlacementSlice{}),
 		t.status.Watch(&edgev2alpha1.WrappedObject{}, inESPW, isWrapper, multicluster.Index(indexIdentity, identityKeys), multicluster.MapTo(t.placementsClaiming)),
 		t.status.Watch(&edgev2alpha1.SyncerConfig{}, inESPW, multicluster.Predicates(syncerBack), multicluster.MapTo(t.placementsReaching)),
+		// Combined status: the collectors placements name, and what was written from them.
+		t.status.Watch(&edgev2alpha1.StatusCollector{}, notESPW, multicluster.MapTo(t.placementsNamingCollector)),
+		t.status.Watch(&edgev2alpha1.CombinedStatus{}, notESPW, multicluster.MapTo(placementOfCombined)),
 
 		// SyncerConfigs: a mailbox's wrappers, and the placements that reach it.
 		t.configs.Watch(&corev1.Namespace{}, inESPW, isMailbox),

@@ -46,7 +46,7 @@ func SplitURL(server string) (base, path string, err error) {
 		}
 		u.RawPath = before
 	}
-	return strings.TrimSuffix(u.String(), "/"), path, nil
+	return strings.TrimRight(u.String(), "/"), path, nil
 }
 
 // NewClient returns a client for the server that cfg reaches, and the path of the space cfg

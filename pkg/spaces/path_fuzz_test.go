@@ -71,18 +71,18 @@ func FuzzSpacePath(f *testing.F) {
 }
 
 // checkURLRoundTrip checks that the URL of path under base splits back into both, for a base
-// URL such as a kubeconfig has: absolute, with no query, fragment, space path of its own or
-// empty last path segment.
+// URL such as a kubeconfig has: absolute, with no query, fragment or space path of its own
+// (any number of trailing slashes is fine).
 func checkURLRoundTrip(t *testing.T, base, path string) {
 	t.Helper()
 	u, err := url.Parse(base)
 	if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
 		strings.Contains(base, "?") || strings.Contains(base, "#") || strings.Contains(u.Path, strings.TrimSuffix(ClustersPrefix, "/")) ||
-		strings.HasSuffix(u.Path, "//") || u.String() != base {
+		u.String() != base {
 		return
 	}
 	gotBase, gotPath, err := SplitURL(URL(base, path))
 	require.NoError(t, err, "the URL of %q under %q", path, base)
 	assert.Equal(t, path, gotPath, "the URL of %q under %q", path, base)
-	assert.Equal(t, strings.TrimSuffix(base, "/"), gotBase, "the URL of %q under %q", path, base)
+	assert.Equal(t, strings.TrimRight(base, "/"), gotBase, "the URL of %q under %q", path, base)
 }

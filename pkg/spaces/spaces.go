@@ -62,7 +62,7 @@ func ChildName(path string) (string, bool) {
 
 // URL is the URL of the space at path, given the server's base URL.
 func URL(baseURL, path string) string {
-	return strings.TrimSuffix(baseURL, "/") + ClustersPrefix + path
+	return strings.TrimRight(baseURL, "/") + ClustersPrefix + path
 }
 
 // ConfigFor returns a copy of the base client configuration (whose host is the space server's

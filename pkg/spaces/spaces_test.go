@@ -65,6 +65,8 @@ func TestSplitURL(t *testing.T) {
 		"https://h:6443/clusters/root":      {"https://h:6443", "root"},
 		"https://h:6443":                    {"https://h:6443", ""},
 		"https://h:6443/":                   {"https://h:6443", ""},
+		"https://h:6443//":                  {"https://h:6443", ""},
+		"https://h/prefix//clusters/root":   {"https://h/prefix", "root"},
 		"https://h/prefix/clusters/root:x/": {"https://h/prefix", "root:x"},
 	} {
 		base, path, err := SplitURL(in)

@@ -12,12 +12,14 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -61,9 +63,12 @@ func Setup(mgr *multicluster.Manager, opts Options) (*multicluster.Controller, e
 	if err := c.Watch(&edgev2alpha1.SinglePlacementSlice{}); err != nil {
 		return nil, err
 	}
-	// Any Location or SyncTarget may matter to any placement.
+	// Any Location or SyncTarget may matter to any placement, but only through its spec and
+	// labels: SyncTargets get a status write (heartbeat, Ready) every minute or so each, and
+	// with many of them that would resolve every placement again many times a second.
+	matters := multicluster.Predicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))
 	for _, obj := range []client.Object{&edgev2alpha1.Location{}, &edgev2alpha1.SyncTarget{}} {
-		if err := c.Watch(obj, multicluster.MapTo(r.allPlacements)); err != nil {
+		if err := c.Watch(obj, multicluster.MapTo(r.allPlacements), matters); err != nil {
 			return nil, err
 		}
 	}
@@ -282,10 +287,27 @@ func (r *resolver) setStatus(ctx context.Context, wmw *multicluster.Cluster, ep 
 		ep.Status.MatchingLocationCount == count && ep.Status.ObservedGeneration == ep.Generation {
 		return nil
 	}
-	return ApplyPlacementStatus(ctx, wmw.GetClient(), ep, FieldManager, map[string]any{
+	old := meta.FindStatusCondition(ep.Status.Conditions, cond.Type)
+	if err := ApplyPlacementStatus(ctx, wmw.GetClient(), ep, FieldManager, map[string]any{
 		"matchingLocationCount": int64(count),
 		"observedGeneration":    ep.Generation,
-	}, cond)
+	}, cond); err != nil {
+		return err
+	}
+	RecordTransition(wmw.GetEventRecorder(FieldManager), ep, old, cond, "Resolve")
+	return nil
+}
+
+// RecordTransition records an Event on the placement when its condition cond, which was old
+// (nil when absent), says something new a user must know: a Warning each time it is False
+// with a new reason or message, a Normal one when it becomes True.
+func RecordTransition(recorder events.EventRecorder, ep *edgev2alpha1.EdgePlacement, old *metav1.Condition, cond metav1.Condition, action string) {
+	switch {
+	case cond.Status == metav1.ConditionFalse && (old == nil || old.Status != cond.Status || old.Reason != cond.Reason || old.Message != cond.Message):
+		recorder.Eventf(ep, nil, corev1.EventTypeWarning, cond.Reason, action, "%s", cond.Message)
+	case cond.Status == metav1.ConditionTrue && (old == nil || old.Status != metav1.ConditionTrue):
+		recorder.Eventf(ep, nil, corev1.EventTypeNormal, cond.Reason, action, "%s", cond.Message)
+	}
 }
 
 // ApplyPlacementStatus applies, as fieldManager, the given status fields and one condition

@@ -3,6 +3,7 @@ package framework
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -28,12 +29,18 @@ type Controller struct {
 }
 
 // StartController runs a controller named name, whose controllers setup adds, against srv,
-// and stops it when the test ends.
+// and stops it when the test ends. It authenticates as the component's own identity (name
+// without a "kubestellar-" prefix) when the server wrote a kubeconfig for it, so that the
+// test shows that identity's rights suffice; otherwise as the administrator.
 func StartController(t testing.TB, srv *SpaceServer, name string, setup controllerhost.SetupFunc) *Controller {
 	t.Helper()
 	opts := controllerhost.NewOptions(name, "")
-	opts.Root.Kubeconfig = srv.Kubeconfig
-	opts.Base.Kubeconfig = srv.Kubeconfig
+	kubeconfig := srv.Kubeconfig
+	if own := srv.IdentityKubeconfig(strings.TrimPrefix(name, "kubestellar-")); own != "" {
+		kubeconfig = own
+	}
+	opts.Root.Kubeconfig = kubeconfig
+	opts.Base.Kubeconfig = kubeconfig
 	opts.QPS, opts.Burst = 200, 400
 	c := &Controller{Options: opts, t: t, setup: setup, log: &SyncBuffer{}}
 	t.Cleanup(c.Stop)

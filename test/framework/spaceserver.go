@@ -157,6 +157,16 @@ func (s *SpaceServer) BaseURL() string {
 	return "https://127.0.0.1:" + strconv.Itoa(s.Options.SecurePort)
 }
 
+// IdentityKubeconfig is the kubeconfig the server wrote for a component's own identity
+// (server.Component*), or "" when there is none.
+func (s *SpaceServer) IdentityKubeconfig(component string) string {
+	path := server.IdentityKubeconfig(s.Options.RootDir, component)
+	if _, err := os.Stat(path); err != nil {
+		return ""
+	}
+	return path
+}
+
 // CAFile is the server's CA certificate.
 func (s *SpaceServer) CAFile() string { return filepath.Join(s.Options.RootDir, "pki", "ca.crt") }
 

@@ -36,6 +36,9 @@ type spaceReconciler struct {
 	set     *spaceSet
 	storage *storage
 	baseURL string
+	// webhook serves the admission webhooks that workload management spaces call; nil
+	// where none runs.
+	webhook *webhookServer
 }
 
 // setupSpaceController registers the reconciler with mgr; events on changes of the runners'
@@ -133,10 +136,17 @@ func (r *spaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	}
 
 	state := r.set.ensure(path, space.Status.Cluster, space.Labels[spacev1alpha1.LabelRole])
+	// A space is reported Ready only once the component identities may work in it.
+	if err := ensureSpaceRBAC(ctx, r.set.env.pki, path, space.Labels[spacev1alpha1.LabelRole], state); err != nil {
+		return ctrl.Result{}, err
+	}
 	status := space.Status.DeepCopy()
 	status.URL = spaces.URL(r.baseURL, path)
 	cond := metav1.Condition{Type: conditionReady, ObservedGeneration: space.Generation}
 	if state.Ready {
+		if err := r.ensureSpaceWebhooks(ctx, space, state); err != nil {
+			return ctrl.Result{}, err
+		}
 		status.Phase = spacev1alpha1.SpacePhaseReady
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, "Serving", "the space answers requests"
 	} else {

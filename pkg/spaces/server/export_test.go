@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 )
 
@@ -22,4 +23,10 @@ func HoldSpaceLoadingForTest(o *Options, release <-chan struct{}) {
 		case <-ctx.Done():
 		}
 	}
+}
+
+// ResumeSpacesForTest reads, as a starting server does, the Spaces declared in the root
+// space that cfg reaches, for a server that runs no spaces.
+func ResumeSpacesForTest(ctx context.Context, cfg *rest.Config) error {
+	return resumeSpaces(ctx, cfg, newSpaceSet(context.Background(), &runnerEnv{}))
 }

@@ -134,6 +134,18 @@ func splitNames(names []string) (dns []string, ips []net.IP) {
 	return dns, ips
 }
 
+// ensureWebhookServing loads, issuing it from the server CA when missing, the serving
+// certificate of the admission webhook server that the spaces' API servers call on loopback.
+func ensureWebhookServing(p *PKI) (*pki.KeyPair, error) {
+	pair, err := p.CA.EnsureIssued(p.internal("webhook-serving.crt"), p.internal("webhook-serving.key"), pki.CertSpec{
+		CommonName: "kubestellar-webhook", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.ServerUsage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("admission webhook serving certificate: %w", err)
+	}
+	return pair, nil
+}
+
 // DomainCreds are the files of a serving certificate for one domain.
 type DomainCreds struct {
 	CAFile, CertFile, KeyFile string
@@ -164,4 +176,56 @@ func EnsureDomainCreds(dir, domain string) (DomainCreds, error) {
 		return creds, fmt.Errorf("certificate for %s: %w", domain, err)
 	}
 	return creds, nil
+}
+
+// Components that have a client identity of their own. Each is a user named
+// ComponentUser(component) in the group ControllersGroup, never in system:masters, and each
+// space's RBAC grants it what that component uses there (see rbac.go).
+const (
+	// ComponentMailboxController is the mailbox controller.
+	ComponentMailboxController = "mailbox-controller"
+	// ComponentWhereResolver is the where-resolver.
+	ComponentWhereResolver = "where-resolver"
+	// ComponentPlacementTranslator is the placement translator.
+	ComponentPlacementTranslator = "placement-translator"
+	// ComponentInit is the init step (kubestellar init, init-in-cluster), which ensures
+	// spaces and installs the KubeStellar API into them.
+	ComponentInit = "init"
+)
+
+// ControllersGroup is the group of every component identity.
+const ControllersGroup = "kubestellar:controllers"
+
+// IdentitiesDir is the folder, in the root directory, holding one folder per component with
+// that component's kubeconfig.
+const IdentitiesDir = "identities"
+
+// Components lists the components that have a client identity of their own.
+func Components() []string {
+	return []string{ComponentMailboxController, ComponentWhereResolver, ComponentPlacementTranslator, ComponentInit}
+}
+
+// ComponentUser is the user name of a component's identity.
+func ComponentUser(component string) string { return "kubestellar:" + component }
+
+// IdentityKubeconfig is where, under the root directory rootDir, the space server writes the
+// kubeconfig of a component's identity.
+func IdentityKubeconfig(rootDir, component string) string {
+	return filepath.Join(rootDir, IdentitiesDir, component, "kubeconfig")
+}
+
+// ensureIdentities loads, making whatever is missing, one client certificate per component,
+// issued by the server CA. A root directory made before components had identities gets them
+// here, on its next start.
+func ensureIdentities(p *PKI) (map[string]*pki.KeyPair, error) {
+	out := map[string]*pki.KeyPair{}
+	for _, component := range Components() {
+		pair, err := p.CA.EnsureIssued(filepath.Join(p.Dir, "clients", component+".crt"), filepath.Join(p.Dir, "clients", component+".key"),
+			pki.CertSpec{CommonName: ComponentUser(component), Organization: []string{ControllersGroup}, Usage: pki.ClientUsage})
+		if err != nil {
+			return nil, fmt.Errorf("client certificate of %s: %w", component, err)
+		}
+		out[component] = pair
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,8 +55,9 @@ var minimalAPIs = []string{
 
 // workloadOffAPIs are default API groups that a workload management space does not serve:
 // they configure a cluster's own machinery (certificates, request priority, device,
-// runtime, scheduling and storage classes, admission webhooks and policies), which is the
-// edge cluster's business, not a workload's.
+// runtime, scheduling and storage classes), which is the edge cluster's business, not a
+// workload's. Admission registration stays: the space server's own webhook configuration
+// lives there, and webhook configurations are workload objects users downsync.
 var workloadOffAPIs = []string{
 	"certificates.k8s.io/v1=false",
 	"flowcontrol.apiserver.k8s.io/v1=false",
@@ -63,7 +65,6 @@ var workloadOffAPIs = []string{
 	"node.k8s.io/v1=false",
 	"scheduling.k8s.io/v1=false",
 	"storage.k8s.io/v1=false",
-	"admissionregistration.k8s.io/v1=false",
 }
 
 // offAdmissionPlugins are default admission plugins a tuned space turns off: no node, kubelet
@@ -96,6 +97,13 @@ var offAdmissionPlugins = []string{
 	"ValidatingAdmissionWebhook",
 }
 
+// workloadOffAdmissionPlugins are the plugins a workload management space turns off: those
+// of offAdmissionPlugins but ValidatingAdmissionWebhook, which calls the space server's
+// check of StatusCollectors.
+func workloadOffAdmissionPlugins() []string {
+	return slices.DeleteFunc(slices.Clone(offAdmissionPlugins), func(p string) bool { return p == "ValidatingAdmissionWebhook" })
+}
+
 // ProfileFor returns the profile of the space at path whose Space has the given role
 // label value ("" for none).
 func ProfileFor(path, role string) Profile {
@@ -117,7 +125,7 @@ func ProfileFor(path, role string) Profile {
 			Name: ProfileWorkload,
 			APIServerArgs: []string{
 				"--runtime-config=" + strings.Join(workloadOffAPIs, ","),
-				"--disable-admission-plugins=" + strings.Join(offAdmissionPlugins, ","),
+				"--disable-admission-plugins=" + strings.Join(workloadOffAdmissionPlugins(), ","),
 			},
 			APIServerGOGC:         40,
 			ControllerManagerGOGC: 25,

@@ -50,6 +50,10 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	identities, err := ensureIdentities(p)
+	if err != nil {
+		return err
+	}
 
 	var st *storage
 	if len(o.EtcdServers) > 0 {
@@ -171,6 +175,9 @@ func Run(ctx context.Context, o *Options) error {
 	if err := crds.Install(ctx, rootConfig, spaceCRDs, 2*time.Minute); err != nil {
 		return fmt.Errorf("installing the Space API into the root space: %w", err)
 	}
+	if err := ensureRootRBAC(ctx, p, set, 2*time.Minute); err != nil {
+		return err
+	}
 
 	if o.beforeResume != nil {
 		o.beforeResume(ctx)
@@ -196,7 +203,12 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return fmt.Errorf("creating the space controller: %w", err)
 	}
-	reconciler := &spaceReconciler{client: mgr.GetClient(), set: set, storage: st, baseURL: baseURL}
+	webhooks, err := startWebhookServer(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer webhooks.stop()
+	reconciler := &spaceReconciler{client: mgr.GetClient(), set: set, storage: st, baseURL: baseURL, webhook: webhooks}
 	notifyFn, err := setupSpaceController(mgr, reconciler)
 	if err != nil {
 		return fmt.Errorf("creating the space controller: %w", err)
@@ -207,6 +219,17 @@ func Run(ctx context.Context, o *Options) error {
 	defer stopMgr()
 	go func() { mgrErr <- mgr.Start(mgrCtx) }()
 
+	// The components' kubeconfigs come first: the admin kubeconfig says that all is ready.
+	for component, pair := range identities {
+		path := IdentityKubeconfig(o.RootDir, component)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return fmt.Errorf("creating the folder of %s: %w", path, err)
+		}
+		creds := kubeconfig.Credentials{CA: p.CA.CertPEM, CertData: pair.CertPEM, KeyData: pair.KeyPEM}
+		if err := clientcmd.WriteToFile(*kubeconfig.ForSpaceServer(baseURL, ComponentUser(component), creds), path); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
 	kubeconfigPath := filepath.Join(o.RootDir, AdminKubeconfig)
 	if err := clientcmd.WriteToFile(*kubeconfig.ForSpaceServer(baseURL, AdminUser, adminCreds), kubeconfigPath); err != nil {
 		return fmt.Errorf("writing %s: %w", kubeconfigPath, err)
@@ -220,6 +243,8 @@ func Run(ctx context.Context, o *Options) error {
 		return nil
 	case err := <-serveErr:
 		return fmt.Errorf("serving: %w", err)
+	case err := <-webhooks.done:
+		return fmt.Errorf("serving the admission webhooks: %w", err)
 	case err := <-mgrErr:
 		if err == nil {
 			err = errors.New("stopped")
@@ -228,18 +253,37 @@ func Run(ctx context.Context, o *Options) error {
 	}
 }
 
+// resumeTimeout bounds how long a start waits to read the Spaces declared before it.
+const resumeTimeout = 2 * time.Minute
+
 // resumeSpaces starts every space declared before this start and marks it Initializing.
 func resumeSpaces(ctx context.Context, rootConfig *rest.Config, set *spaceSet) error {
 	scheme := runtime.NewScheme()
 	if err := spacev1alpha1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	c, err := client.New(rootConfig, client.Options{Scheme: scheme})
-	if err != nil {
-		return err
-	}
+	// Right after the Space API is installed, or while the root space settles under load, a
+	// read can fail for a moment: that is tried again, not a reason to stop the server.
+	var c client.Client
 	list := &spacev1alpha1.SpaceList{}
-	if err := c.List(ctx, list); err != nil {
+	var lastErr error
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, resumeTimeout, true, func(ctx context.Context) (bool, error) {
+		// A new client each time, with a new view of discovery.
+		try, err := client.New(rootConfig, client.Options{Scheme: scheme})
+		if err == nil {
+			err = try.List(ctx, list)
+		}
+		if err != nil {
+			lastErr = err
+			return false, nil
+		}
+		c = try
+		return true, nil
+	})
+	if err != nil {
+		if lastErr != nil {
+			err = fmt.Errorf("%w (last error: %w)", err, lastErr)
+		}
 		return fmt.Errorf("listing spaces: %w", err)
 	}
 	for i := range list.Items {

@@ -36,6 +36,8 @@ var resources = map[string]schema.GroupVersionResource{
 	"SyncerConfig":         {Group: "edge.kubestellar.io", Version: "v2alpha1", Resource: "syncerconfigs"},
 	"Customizer":           {Group: "edge.kubestellar.io", Version: "v2alpha1", Resource: "customizers"},
 	"WrappedObject":        {Group: "edge.kubestellar.io", Version: "v2alpha1", Resource: "wrappedobjects"},
+	"StatusCollector":      {Group: "edge.kubestellar.io", Version: "v2alpha1", Resource: "statuscollectors"},
+	"CombinedStatus":       {Group: "edge.kubestellar.io", Version: "v2alpha1", Resource: "combinedstatuses"},
 	"Space":                {Group: "space.kubestellar.io", Version: "v1alpha1", Resource: "spaces"},
 }
 
@@ -44,7 +46,7 @@ func TestCRDs(t *testing.T) {
 	srv.InstallCRDs(t)
 	ctx := t.Context()
 
-	t.Run("all eight kinds are served", func(t *testing.T) {
+	t.Run("all ten kinds are served", func(t *testing.T) {
 		ext, err := apiextensionsclient.NewForConfig(srv.Config)
 		require.NoError(t, err)
 		list, err := ext.ApiextensionsV1().CustomResourceDefinitions().List(ctx, metav1.ListOptions{})
@@ -54,8 +56,8 @@ func TestCRDs(t *testing.T) {
 			kinds = append(kinds, crd.Spec.Names.Kind)
 		}
 		sort.Strings(kinds)
-		assert.Equal(t, []string{"Customizer", "EdgePlacement", "Location", "SinglePlacementSlice",
-			"Space", "SyncTarget", "SyncerConfig", "WrappedObject"}, kinds)
+		assert.Equal(t, []string{"CombinedStatus", "Customizer", "EdgePlacement", "Location", "SinglePlacementSlice",
+			"Space", "StatusCollector", "SyncTarget", "SyncerConfig", "WrappedObject"}, kinds)
 	})
 
 	kube := kubernetes.NewForConfigOrDie(srv.Config)
@@ -123,6 +125,30 @@ func TestCRDs(t *testing.T) {
 			destination: {cluster: c, locationName: l, syncTargetName: s, syncTargetUID: u}}}`,
 		want: []string{"spec.object.kind", "Required value"},
 	}, {
+		name: "status collector with both select and combinedFields",
+		yaml: `{apiVersion: edge.kubestellar.io/v2alpha1, kind: StatusCollector, metadata: {name: sc1},
+			spec: {select: [{name: a, def: "1"}], combinedFields: [{name: b, type: COUNT}]}}`,
+		want: []string{"exactly one of spec.select and spec.combinedFields must be given"},
+	}, {
+		name: "status collector with neither select nor combinedFields",
+		yaml: `{apiVersion: edge.kubestellar.io/v2alpha1, kind: StatusCollector, metadata: {name: sc2}, spec: {filter: "true"}}`,
+		want: []string{"exactly one of spec.select and spec.combinedFields must be given"},
+	}, {
+		name: "status collector SUM without subject",
+		yaml: `{apiVersion: edge.kubestellar.io/v2alpha1, kind: StatusCollector, metadata: {name: sc3},
+			spec: {combinedFields: [{name: b, type: SUM}]}}`,
+		want: []string{"spec.combinedFields[0]", "subject is required unless type is COUNT"},
+	}, {
+		name: "status collector with an unknown aggregate, a bad name and a high limit",
+		yaml: `{apiVersion: edge.kubestellar.io/v2alpha1, kind: StatusCollector, metadata: {name: sc4},
+			spec: {limit: 101, combinedFields: [{name: Bad, type: MEDIAN, subject: "1"}]}}`,
+		want: []string{`spec.combinedFields[0].type: Unsupported value: "MEDIAN"`, "spec.combinedFields[0].name", "should match", "spec.limit"},
+	}, {
+		name: "placement naming too many status collectors",
+		yaml: `{apiVersion: edge.kubestellar.io/v2alpha1, kind: EdgePlacement, metadata: {name: p4},
+			spec: {statusCollectors: [a, b, c, d, e, f, g, h, i, j, k]}}`,
+		want: []string{"spec.statusCollectors", "must have at most 10 items"},
+	}, {
 		name: "space whose name cannot be a path segment",
 		yaml: `{apiVersion: space.kubestellar.io/v1alpha1, kind: Space, metadata: {name: a.b}}`,
 		want: []string{"metadata.name must be a DNS label"},
@@ -162,9 +188,10 @@ func TestCRDs(t *testing.T) {
 
 	t.Run("kubectl get columns", func(t *testing.T) {
 		for kind, want := range map[string][]string{
-			"Space":         {"Name", "Phase", "Cluster", "URL", "Age"},
-			"EdgePlacement": {"Name", "Locations", "Applied", "Available", "Failed", "Age"},
-			"WrappedObject": {"Name", "Kind", "Object-Namespace", "Object-Name", "Synced", "Age"},
+			"Space":          {"Name", "Phase", "Cluster", "URL", "Age"},
+			"EdgePlacement":  {"Name", "Locations", "Applied", "Available", "Failed", "Age"},
+			"WrappedObject":  {"Name", "Kind", "Object-Namespace", "Object-Name", "Synced", "Age"},
+			"CombinedStatus": {"Name", "Placement", "Kind", "Object", "Destinations", "Age"},
 		} {
 			assert.Equal(t, want, tableColumns(t, srv, resources[kind]), kind)
 		}

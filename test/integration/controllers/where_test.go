@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -134,10 +136,23 @@ func TestWhereResolver(t *testing.T) {
 			`location "kopek" in root:imw2: locationSelectors[0]: matchExpressions key=tier operator=In values=[gold silver]: label tier absent; `+
 			`and 1 more`, cond.Message)
 
+		event := func(name, eventType, reason string) func() bool {
+			return func() bool {
+				list := &eventsv1.EventList{}
+				require.NoError(t, wmw.List(ctx, list))
+				return slices.ContainsFunc(list.Items, func(e eventsv1.Event) bool {
+					return e.Regarding.Kind == "EdgePlacement" && e.Regarding.Name == name && e.Type == eventType &&
+						e.Reason == reason && e.Action == "Resolve" && e.ReportingController == where.FieldManager
+				})
+			}
+		}
+		framework.Eventually(t, time.Minute, "a Warning Event says nowhere matches nothing", event(nowhere.Name, corev1.EventTypeWarning, where.ReasonNoLocationMatched))
+
 		// A Location that comes to match resolves it.
 		loc := &edgev2alpha1.Location{}
 		edit(t, in2, client.ObjectKey{Name: "kopek"}, loc, func() { loc.Labels["tier"] = "gold" })
 		resolvedAs(nowhere.Name, metav1.ConditionTrue, where.ReasonResolved)
+		framework.Eventually(t, time.Minute, "a Normal Event says nowhere is resolved", event(nowhere.Name, corev1.EventTypeNormal, where.ReasonResolved))
 		framework.Eventually(t, time.Minute, "nowhere has kopek", hasDestinations(nowhere.Name, dest(imw2.Status.Cluster, kopek)))
 
 		require.NoError(t, wmw.Delete(ctx, nowhere))
@@ -154,6 +169,42 @@ func TestWhereResolver(t *testing.T) {
 		st.Labels["id"] = "florin"
 		require.NoError(t, in1.Update(ctx, st))
 		framework.Eventually(t, time.Minute, "prod gets florin back", hasDestinations(prod.Name, dest(imw1.Status.Cluster, florin), dest(imw1.Status.Cluster, guilder)))
+	})
+
+	t.Run("a SyncTarget's status and annotations resolve nothing again", func(t *testing.T) {
+		const controller = "where-resolver"
+		framework.Eventually(t, time.Minute, "prod has florin and guilder", hasDestinations(prod.Name, dest(imw1.Status.Cluster, florin), dest(imw1.Status.Cluster, guilder)))
+		settled := reconciles(t, controller)
+		framework.Eventually(t, 30*time.Second, "the resolver is idle", func() bool {
+			now := reconciles(t, controller)
+			idle := now == settled
+			settled = now
+			return idle
+		})
+		// What the mailbox controller and the syncers write into a SyncTarget, many times.
+		for i := range 10 {
+			st := &edgev2alpha1.SyncTarget{}
+			require.NoError(t, in1.Get(ctx, client.ObjectKey{Name: "guilder"}, st))
+			beat := metav1.NewTime(time.Now().Add(time.Duration(i) * time.Second))
+			st.Status.LastSyncerHeartbeatTime = &beat
+			require.NoError(t, in1.Status().Update(ctx, st))
+			require.NoError(t, in1.Get(ctx, client.ObjectKey{Name: "guilder"}, st))
+			if st.Annotations == nil {
+				st.Annotations = map[string]string{}
+			}
+			st.Annotations["example.com/seen"] = beat.UTC().Format(time.RFC3339)
+			require.NoError(t, in1.Update(ctx, st))
+		}
+		framework.Consistently(t, 5*time.Second, "no placement is resolved again", func() bool {
+			return reconciles(t, controller) == settled
+		})
+		// A label still counts.
+		st := &edgev2alpha1.SyncTarget{}
+		edit(t, in1, client.ObjectKey{Name: "guilder"}, st, func() { st.Labels["id"] = "retired" })
+		framework.Eventually(t, time.Minute, "prod loses guilder", hasDestinations(prod.Name, dest(imw1.Status.Cluster, florin)))
+		assert.Greater(t, reconciles(t, controller), settled)
+		edit(t, in1, client.ObjectKey{Name: "guilder"}, st, func() { st.Labels["id"] = "guilder" })
+		framework.Eventually(t, time.Minute, "prod gets guilder back", hasDestinations(prod.Name, dest(imw1.Status.Cluster, florin), dest(imw1.Status.Cluster, guilder)))
 	})
 
 	t.Run("an invalid selector gives a condition and keeps the slice", func(t *testing.T) {

@@ -31,6 +31,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubestellar/kubestellar/pkg/localrun"
 	"github.com/kubestellar/kubestellar/test/framework"
 )
 
@@ -201,7 +202,8 @@ func TestDistAndBootstrap(t *testing.T) {
 	bin := filepath.Join(folder, "kubestellar", "bin")
 	releases, downloads := releaseServer(t, archive)
 	port := freePort(t, 1)
-	controllerPort := freePort(t, 3)
+	// Three metrics ports and, HealthPortOffset above them, three health ports.
+	controllerPort := freePort(t, localrun.HealthPortOffset+3)
 	t.Cleanup(func() {
 		// The test's context is over by now.
 		r := framework.Run(context.Background(), folder, filepath.Join(bin, "kubestellar"), "stop", "--log-folder", filepath.Join(folder, "kubestellar-logs"))

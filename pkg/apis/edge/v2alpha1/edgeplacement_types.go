@@ -54,6 +54,13 @@ type EdgePlacementSpec struct {
 	// +optional
 	// +listType=atomic
 	Upsync []UpsyncSet `json:"upsync,omitempty"`
+
+	// StatusCollectors name StatusCollectors of this workspace; each selected object gets a
+	// CombinedStatus holding what they make of its destinations' reports.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10
+	StatusCollectors []string `json:"statusCollectors,omitempty"`
 }
 
 // DownsyncObjectTest matches objects by every field that is set; an empty or omitted field

@@ -33,6 +33,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&SyncerConfig{}, &SyncerConfigList{},
 		&Customizer{}, &CustomizerList{},
 		&WrappedObject{}, &WrappedObjectList{},
+		&StatusCollector{}, &StatusCollectorList{},
+		&CombinedStatus{}, &CombinedStatusList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil
