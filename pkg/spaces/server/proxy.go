@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -46,6 +49,10 @@ type frontProxy struct {
 }
 
 type backendKey struct{}
+
+// maxRequestBody bounds a request body the proxy reads whole before passing it on; it is
+// kube-apiserver's own limit for most requests.
+const maxRequestBody = 3 << 20
 
 type backend struct {
 	url  *url.URL
@@ -140,6 +147,19 @@ func (f *frontProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	out := r.Clone(context.WithValue(r.Context(), backendKey{}, backend{url: target, path: rest}))
+	if r.Body != nil && r.Body != http.NoBody {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+		if err != nil {
+			writeStatus(w, apierrors.NewBadRequest("reading the request body: "+err.Error()))
+			return
+		}
+		if len(body) > maxRequestBody {
+			writeStatus(w, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("the request body is larger than %d bytes", maxRequestBody)))
+			return
+		}
+		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
 	stripIdentityHeaders(out.Header)
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		resp, ok, err := f.authn.AuthenticateRequest(r)
