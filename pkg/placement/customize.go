@@ -92,8 +92,13 @@ func jsonPointer(path string) (string, error) {
 		for _, n := range l.Nodes {
 			switch node := n.(type) {
 			case *jsonpath.FieldNode:
-				if node.Value == "" || node.Value == "$" {
+				if node.Value == "$" || node.Value == "" && len(parts) == 0 {
 					continue
+				}
+				if node.Value == "" {
+					// A dot at the end, or [''], which JSONPath and a JSON pointer read
+					// differently: the value would land elsewhere than the path says.
+					return "", fmt.Errorf("a field name is empty: remove the dot at the end, or name the field")
 				}
 				parts = append(parts, node.Value)
 			case *jsonpath.ArrayNode:

@@ -147,6 +147,9 @@ spec:
 		{repl("$.spec.replicas", `"%(zone)"`), "parameter %(zone) is neither a label nor an annotation of the destination Location"},
 		{repl("$.spec.template.spec.containers[*].name", `"x"`), "only single non-negative indices"},
 		{repl("$", `{}`), "names nothing inside the object"},
+		{repl(".", `{}`), "names nothing inside the object"},
+		{repl("$.spec.replicas.", `3`), `replacements[0].path "$.spec.replicas.": a field name is empty`},
+		{repl("$.metadata['']", `3`), "a field name is empty"},
 		{repl("$.spec.nothere.deeper", `1`), `replacements[0].path "$.spec.nothere.deeper"`},
 	} {
 		err := Customize(deployment(), []edgev2alpha1.Replacement{tc.r}, true, params)
