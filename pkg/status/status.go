@@ -114,7 +114,10 @@ func Collect(ctx context.Context, sp Spaces, wmwPath, espwPath string, names []s
 	}
 	sort.Strings(names)
 	r := &Report{Space: wmwPath, Rows: []Row{}}
-	mailboxes := map[string]*mailboxState{}
+	mailboxes, err := readMailboxes(ctx, espw, wmwID)
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range names {
 		if err := r.addPlacement(ctx, sp, wmw, espw, wmwPath, wmwID, name, mailboxes); err != nil {
 			return nil, err
@@ -177,10 +180,7 @@ func (r *Report) addPlacement(ctx context.Context, sp Spaces, wmw, espw client.C
 			box := mailbox.Name(dest.Cluster, dest.SyncTargetUID)
 			state, ok := mailboxes[box]
 			if !ok {
-				if state, err = readMailbox(ctx, espw, box, wmwID); err != nil {
-					return err
-				}
-				mailboxes[box] = state
+				state = &mailboxState{}
 			}
 			row := Row{Placement: name, Group: o.Group, Resource: o.Resource, Namespace: o.Namespace, Name: o.Name,
 				Cluster: dest.Cluster, SyncTarget: dest.SyncTargetName, State: StateNotDelivered, LastSyncerHeartbeatTime: state.heartbeat}
@@ -199,26 +199,34 @@ func (r *Report) addPlacement(ctx context.Context, sp Spaces, wmw, espw client.C
 	return nil
 }
 
-// readMailbox reads the wrappers of the workload space's objects in a mailbox, and the
-// heartbeat of its syncer.
-func readMailbox(ctx context.Context, espw client.Client, box, wmwID string) (*mailboxState, error) {
+// readMailboxes reads, in two requests whatever the number of mailboxes, the wrappers of
+// the workload space's objects in every mailbox, and the heartbeats of the syncers.
+func readMailboxes(ctx context.Context, espw client.Client, wmwID string) (map[string]*mailboxState, error) {
 	list := &edgev2alpha1.WrappedObjectList{}
-	if err := espw.List(ctx, list, client.InNamespace(box), client.MatchingLabels{wrapper.LabelSourceSpace: wmwID}); err != nil {
-		return nil, fmt.Errorf("reading mailbox %s: %w", box, err)
+	if err := espw.List(ctx, list, client.MatchingLabels{wrapper.LabelSourceSpace: wmwID}); err != nil {
+		return nil, fmt.Errorf("reading the mailboxes: %w", err)
 	}
-	state := &mailboxState{wrappers: map[string]*edgev2alpha1.WrappedObject{}}
-	for i := range list.Items {
-		if w := &list.Items[i]; w.DeletionTimestamp.IsZero() {
-			state.wrappers[w.Annotations[wrapper.AnnotationSource]] = w
-		}
-	}
-	syncer, err := mailbox.SyncerStatus(ctx, espw, box)
+	syncers, err := mailbox.SyncerStatuses(ctx, espw)
 	if err != nil {
 		return nil, err
 	}
-	if syncer != nil {
-		state.heartbeat = syncer.LastSyncerHeartbeatTime
-		state.silent, _ = mailbox.Silent(syncer, time.Now())
+	out := map[string]*mailboxState{}
+	stateOf := func(box string) *mailboxState {
+		if out[box] == nil {
+			out[box] = &mailboxState{wrappers: map[string]*edgev2alpha1.WrappedObject{}}
+		}
+		return out[box]
 	}
-	return state, nil
+	for i := range list.Items {
+		if w := &list.Items[i]; w.DeletionTimestamp.IsZero() {
+			stateOf(w.Namespace).wrappers[w.Annotations[wrapper.AnnotationSource]] = w
+		}
+	}
+	now := time.Now()
+	for box, syncer := range syncers {
+		state := stateOf(box)
+		state.heartbeat = syncer.LastSyncerHeartbeatTime
+		state.silent, _ = mailbox.Silent(syncer, now)
+	}
+	return out, nil
 }
