@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -89,7 +90,13 @@ func (t *Translator) reconcileObject(ctx context.Context, req multicluster.Reque
 				}
 			}
 		}
+	} else {
+		// The space is gone: so is what was kept for it.
+		t.forgetSpace(ref.Space)
 	}
+	// Before the wrappers are read: a report that arrives after this brings the object back
+	// here.
+	t.setSingleton(ref, sel.singleton)
 
 	existing := &edgev2alpha1.WrappedObjectList{}
 	if err := espw.GetClient().List(ctx, existing, client.MatchingFields{indexSource: ref.String()}); err != nil {
@@ -107,7 +114,10 @@ func (t *Translator) reconcileObject(ctx context.Context, req multicluster.Reque
 	}
 
 	if selectionKnown {
-		t.enqueueStatus(ref.Space, t.setSelected(ref, sel.placements))
+		// The placements that still select the object are counted again too: a change to
+		// the object that changes no wrapper (its status, say) still changes what their
+		// status collectors read of it.
+		t.enqueueStatus(ref.Space, append(t.setSelected(ref, sel.placements), sel.placements...))
 	}
 	if t.setProblems(ref, sel.problems) {
 		for _, p := range sel.placements {
@@ -115,9 +125,12 @@ func (t *Translator) reconcileObject(ctx context.Context, req multicluster.Reque
 		}
 	}
 	if obj != nil {
+		t.mirrorDrift(space, ref, obj, existing.Items)
 		if err := t.reportState(ctx, space, ref, obj, sel, existing.Items); err != nil {
 			return reconcile.Result{}, err
 		}
+	} else if selectionKnown {
+		t.forgetDrifts(ref)
 	}
 	// Whether this object is selected decides whether its namespace travels.
 	if ref.Namespace != "" && known {
@@ -330,6 +343,9 @@ func sameWrapper(a, b *edgev2alpha1.WrappedObject) bool {
 	if a.Name != b.Name || !equality.Semantic.DeepEqual(a.Spec.Destination, b.Spec.Destination) ||
 		!equality.Semantic.DeepEqual(a.Labels, b.Labels) || !equality.Semantic.DeepEqual(a.Annotations, b.Annotations) {
 		return false
+	}
+	if bytes.Equal(a.Spec.Object.Raw, b.Spec.Object.Raw) {
+		return true
 	}
 	objA, errA := wrapper.Unwrap(a)
 	objB, errB := wrapper.Unwrap(b)

@@ -27,6 +27,7 @@ const ConditionDelivered = "Delivered"
 func (t *Translator) reconcilePlacement(ctx context.Context, req multicluster.Request) (reconcile.Result, error) {
 	space, ok := t.mgr.Cluster(req.Cluster)
 	if !ok {
+		t.forgetSpace(req.Cluster)
 		return reconcile.Result{}, nil
 	}
 	served, err := space.Serves(&edgev2alpha1.EdgePlacement{})

@@ -62,11 +62,7 @@ func (t *Translator) setSelected(ref wrapper.ObjectRef, placements []string) []s
 			changed = append(changed, p)
 		}
 	}
-	if len(now) == 0 {
-		delete(t.selected, ref)
-	} else {
-		t.selected[ref] = now
-	}
+	keep(t.selected, ref, now)
 	return changed
 }
 
@@ -201,6 +197,11 @@ func (t *Translator) reconcileStatus(ctx context.Context, req multicluster.Reque
 		}
 		return reconcile.Result{}, err
 	}
+	// Within statusInterval of the last write nothing can be written, so nothing is counted:
+	// a burst of reports would otherwise count every wrapper once per report.
+	if wait := t.statusWait(key); wait > 0 {
+		return reconcile.Result{RequeueAfter: wait}, nil
+	}
 	espw, ok := t.mgr.ClusterByPath(t.espwPath)
 	if !ok {
 		return reconcile.Result{}, fmt.Errorf("the core space %s does not exist yet", t.espwPath)
@@ -225,9 +226,6 @@ func (t *Translator) reconcileStatus(ctx context.Context, req multicluster.Reque
 	sameCond := old != nil && old.Status == cond.Status && old.Message == cond.Message && old.ObservedGeneration == cond.ObservedGeneration
 	if sameCond && combined.sameCondition(ep) && !combined.changes() && sameSummary(ep.Status.Summary, ep.Status.Destinations, summary, dests) {
 		return reconcile.Result{RequeueAfter: next}, nil
-	}
-	if wait := t.statusWait(key); wait > 0 {
-		return reconcile.Result{RequeueAfter: wait}, nil
 	}
 	conds := []metav1.Condition{cond}
 	if combined.cond != nil {
@@ -432,11 +430,19 @@ func StateOf(gr schema.GroupResource, w *edgev2alpha1.WrappedObject) State {
 	return StateApplied
 }
 
+// availabilityKinds are the kinds whose status says whether they are available.
+var availabilityKinds = map[schema.GroupResource]bool{
+	{Group: "apps", Resource: "deployments"}:  true,
+	{Group: "apps", Resource: "statefulsets"}: true,
+	{Group: "apps", Resource: "daemonsets"}:   true,
+	{Group: "batch", Resource: "jobs"}:        true,
+}
+
 // available tells, for the kinds whose status says so, whether the object is available at
 // its destination: the controller there has seen its current generation and reports it
 // ready.
 func available(gr schema.GroupResource, reported *edgev2alpha1.ReportedState) bool {
-	if reported == nil || reported.Status == nil || len(reported.Status.Raw) == 0 {
+	if !availabilityKinds[gr] || reported == nil || reported.Status == nil || len(reported.Status.Raw) == 0 {
 		return false
 	}
 	status := map[string]any{}

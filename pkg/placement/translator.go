@@ -2,6 +2,7 @@ package placement
 
 import (
 	"context"
+	"maps"
 	"sort"
 	"strconv"
 	"sync"
@@ -12,11 +13,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
@@ -66,6 +69,11 @@ type Translator struct {
 	problems map[wrapper.ObjectRef]map[string]string
 	// selected holds, per object, the placements that select it.
 	selected map[wrapper.ObjectRef]map[string]bool
+	// singletons holds the objects whose reported state a selecting placement wants back:
+	// only for those does a change to a wrapper's status concern the object.
+	singletons map[wrapper.ObjectRef]bool
+	// drifts holds, per object, per mailbox, the time of the last drift its syncer reported.
+	drifts map[wrapper.ObjectRef]map[string]metav1.Time
 	// statusWrites holds, per placement request, when its counts were last written.
 	statusWrites map[string]time.Time
 	// collectors holds the compiled StatusCollectors.
@@ -84,11 +92,13 @@ var namespacesGR = schema.GroupResource{Resource: "namespaces"}
 func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 	t := &Translator{
 		mgr: mgr, espwPath: opts.ESPWPath,
-		kinds:     map[string]map[schema.GroupResource]kind{},
-		discovery: map[string]discovery.CachedDiscoveryInterface{},
-		syncing:   map[string]*sync.Mutex{},
-		problems:  map[wrapper.ObjectRef]map[string]string{},
-		selected:  map[wrapper.ObjectRef]map[string]bool{},
+		kinds:      map[string]map[schema.GroupResource]kind{},
+		discovery:  map[string]discovery.CachedDiscoveryInterface{},
+		syncing:    map[string]*sync.Mutex{},
+		problems:   map[wrapper.ObjectRef]map[string]string{},
+		selected:   map[wrapper.ObjectRef]map[string]bool{},
+		singletons: map[wrapper.ObjectRef]bool{},
+		drifts:     map[wrapper.ObjectRef]map[string]metav1.Time{},
 
 		statusWrites: map[string]time.Time{},
 		collectors:   combinedstatus.NewCache(),
@@ -118,7 +128,7 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 	// Objects: wrappers lead back to their source object; namespaces are always watched, as
 	// they travel with what is in them; workload kinds are watched as placements need them.
 	err = firstError(
-		t.objects.Watch(&edgev2alpha1.WrappedObject{}, inESPW, isWrapper,
+		t.objects.Watch(&edgev2alpha1.WrappedObject{}, inESPW, isWrapper, multicluster.Predicates(t.wrapperConcernsObject()),
 			multicluster.Index(indexSource, func(o client.Object) []string {
 				if s := o.GetAnnotations()[wrapper.AnnotationSource]; s != "" {
 					return []string{s}
@@ -293,6 +303,15 @@ func (t *Translator) discoveryFor(cl *multicluster.Cluster) (discovery.CachedDis
 	return cached, nil
 }
 
+// forgetSpace drops the watched kinds and the discovery kept for a space that has gone (its
+// objects, replayed as deleted, take what was kept per object along).
+func (t *Translator) forgetSpace(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.kinds, id)
+	delete(t.discovery, id)
+}
+
 // syncLock is the lock that serializes syncWatches in one space.
 func (t *Translator) syncLock(space string) *sync.Mutex {
 	t.mu.Lock()
@@ -313,12 +332,18 @@ func (t *Translator) setProblems(ref wrapper.ObjectRef, problems map[string]stri
 	if equality.Semantic.DeepEqual(t.problems[ref], problems) || (len(problems) == 0 && len(t.problems[ref]) == 0) {
 		return false
 	}
-	if len(problems) == 0 {
-		delete(t.problems, ref)
-	} else {
-		t.problems[ref] = problems
-	}
+	keep(t.problems, ref, problems)
 	return true
+}
+
+// keep stores v under k in m, or removes k when v is empty: what is remembered per object
+// holds no entries for objects with nothing to remember.
+func keep[K, E comparable, V any](m map[K]map[E]V, k K, v map[E]V) {
+	if len(v) == 0 {
+		delete(m, k)
+	} else {
+		m[k] = v
+	}
 }
 
 // problemsOf returns the problems recorded for a placement, sorted.
@@ -337,3 +362,37 @@ func (t *Translator) problemsOf(space, placement string) []string {
 
 // executingCount formats the executing-count annotation.
 func executingCount(n int) string { return strconv.Itoa(n) }
+
+// wrapperConcernsObject passes the wrapper events that concern the object it carries: all
+// but the changes to its status alone (the syncer's reports), unless they report drift or
+// the object's reported state is wanted back. Those come at the rate the destinations report, and each would have
+// every wrapper of the object compared with what it should be.
+func (t *Translator) wrapperConcernsObject() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		old, okOld := e.ObjectOld.(*edgev2alpha1.WrappedObject)
+		cur, okNew := e.ObjectNew.(*edgev2alpha1.WrappedObject)
+		if !okOld || !okNew || old.Generation != cur.Generation || !cur.DeletionTimestamp.IsZero() ||
+			!maps.Equal(old.Labels, cur.Labels) || !maps.Equal(old.Annotations, cur.Annotations) ||
+			!equality.Semantic.DeepEqual(old.Status.Drift, cur.Status.Drift) {
+			return true
+		}
+		ref, err := wrapper.ParseObjectRef(cur.Annotations[wrapper.AnnotationSource])
+		if err != nil {
+			return false
+		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.singletons[ref]
+	}}
+}
+
+// setSingleton records whether the object's reported state is wanted back.
+func (t *Translator) setSingleton(ref wrapper.ObjectRef, singleton bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if singleton {
+		t.singletons[ref] = true
+	} else {
+		delete(t.singletons, ref)
+	}
+}

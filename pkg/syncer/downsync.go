@@ -262,7 +262,7 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 		cond.Reason, cond.Message = "CreateOnly", "created once; edge.kubestellar.io/downsync-overwrite is \"false\""
 	case current != nil && upToDate(current, desired, hash):
 		// Already as wrapped: no write.
-	case current != nil && current.GetAnnotations()[AnnotationDesiredHash] == hash && annotations[AnnotationDrift] == DriftReport:
+	case current != nil && current.GetAnnotations()[AnnotationDesiredHash] == hash && annotations[wrapper.AnnotationDrift] == wrapper.DriftReport:
 		// What the syncer last sent is what it would send now, yet the cluster has other
 		// values: they were changed there, and the owner asks to be told, not to have them
 		// put back.
@@ -270,9 +270,9 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 		if old := w.Status.Drift; old != nil && !old.Reverted && slices.Equal(old.Fields, drift.Fields) {
 			drift = old // the same drift, reported already
 		} else {
-			down.GetEventRecorder(FieldManager).Eventf(current, nil, corev1.EventTypeWarning, EventDriftReported, "Sync", "%s", driftNote(drift))
+			down.GetEventRecorder(FieldManager).Eventf(current, nil, corev1.EventTypeWarning, wrapper.EventDriftReported, "Sync", "%s", wrapper.DriftNote(drift))
 		}
-		cond = metav1.Condition{Type: ConditionSynced, Status: metav1.ConditionFalse, Reason: EventDriftReported, Message: driftNote(drift)}
+		cond = metav1.Condition{Type: ConditionSynced, Status: metav1.ConditionFalse, Reason: wrapper.EventDriftReported, Message: wrapper.DriftNote(drift)}
 	default:
 		// The same hash with other values means a change made in the cluster, unless the
 		// server keeps a value in another form than it was sent: told apart after the apply.
@@ -304,8 +304,8 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 		if len(drifted) > 0 && contains(applied.Object, desired.Object) {
 			drift = &edgev2alpha1.Drift{Time: metav1.Now(), Fields: drifted, Reverted: true}
 			driftReverted.WithLabelValues(gvk.Kind).Inc()
-			down.GetEventRecorder(FieldManager).Eventf(applied, nil, corev1.EventTypeWarning, EventDriftReverted, "Sync", "%s", driftNote(drift))
-			cond.Reason, cond.Message = EventDriftReverted, "the object is in the cluster as wrapped; it was "+driftNote(drift)
+			down.GetEventRecorder(FieldManager).Eventf(applied, nil, corev1.EventTypeWarning, wrapper.EventDriftReverted, "Sync", "%s", wrapper.DriftNote(drift))
+			cond.Reason, cond.Message = wrapper.EventDriftReverted, "the object is in the cluster as wrapped; it was "+wrapper.DriftNote(drift)
 		}
 		current = applied
 	}

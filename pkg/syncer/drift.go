@@ -1,32 +1,12 @@
 package syncer
 
 import (
-	"fmt"
 	"sort"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-
-	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
-)
-
-const (
-	// AnnotationDrift on a workload object says what the syncer does when the object is
-	// changed in the cluster: DriftRevert (the default) or DriftReport.
-	AnnotationDrift = "edge.kubestellar.io/drift"
-	// DriftReport asks the syncer to report a change made in the cluster and leave it there.
-	DriftReport = "report"
-	// DriftRevert has the syncer put its values back, and report that it did.
-	DriftRevert = "revert"
-
-	// EventDriftReverted is the reason of the syncer's Event on an object changed in its
-	// cluster whose values it put back.
-	EventDriftReverted = "DriftReverted"
-	// EventDriftReported is the reason of the syncer's Event on an object changed in its
-	// cluster that it left as it is (DriftReport), and of the wrapper's Synced condition.
-	EventDriftReported = "DriftReported"
 )
 
 // driftReverted counts, by kind, the changes made in the cluster that the syncer undid. It
@@ -96,13 +76,4 @@ func orRoot(path string) string {
 		return "."
 	}
 	return path
-}
-
-// driftNote is the text of a drift Event and condition message.
-func driftNote(d *edgev2alpha1.Drift) string {
-	verb := "put back"
-	if !d.Reverted {
-		verb = "left in place, as " + AnnotationDrift + ": " + DriftReport + " asks"
-	}
-	return fmt.Sprintf("changed in the cluster, %s: %v", verb, d.Fields)
 }

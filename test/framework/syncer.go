@@ -28,8 +28,9 @@ type Syncer struct {
 }
 
 // StartSyncer gives the mailbox a ServiceAccount with access to it alone (as
-// prep-for-syncer does) and runs a syncer with its token against the cluster wec.
-func StartSyncer(t testing.TB, srv *SpaceServer, espwPath, mailbox, syncTargetName string, wec *rest.Config) *Syncer {
+// prep-for-syncer does) and runs a syncer with its token against the cluster wec. Each
+// adjust changes the syncer's options before it starts.
+func StartSyncer(t testing.TB, srv *SpaceServer, espwPath, mailbox, syncTargetName string, wec *rest.Config, adjust ...func(*syncer.Options)) *Syncer {
 	t.Helper()
 	ctx := t.Context()
 	admin := srv.Client(espwPath)
@@ -55,6 +56,9 @@ func StartSyncer(t testing.TB, srv *SpaceServer, espwPath, mailbox, syncTargetNa
 			Upstream: upstream, Mailbox: mailbox, Downstream: downstream,
 			SyncTargetName: syncTargetName, Concurrency: defaults.Concurrency, HeartbeatInterval: 2 * time.Second,
 		},
+	}
+	for _, f := range adjust {
+		f(&s.Options)
 	}
 	t.Cleanup(s.Stop)
 	s.Start()

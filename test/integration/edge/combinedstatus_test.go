@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -20,7 +22,9 @@ import (
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
 	"github.com/kubestellar/kubestellar/pkg/mailbox"
 	"github.com/kubestellar/kubestellar/pkg/placement"
+	"github.com/kubestellar/kubestellar/pkg/syncer"
 	"github.com/kubestellar/kubestellar/pkg/where"
+	"github.com/kubestellar/kubestellar/pkg/wrapper"
 	"github.com/kubestellar/kubestellar/test/framework"
 )
 
@@ -88,8 +92,11 @@ func TestCombinedStatus(t *testing.T) {
 			return espw.Get(ctx, client.ObjectKey{Name: box}, &corev1.Namespace{}) == nil
 		})
 	}
-	framework.StartSyncer(t, srv, espwPath, eastBox, "east", eastAPI.Config)
-	framework.StartSyncer(t, srv, espwPath, westBox, "west", westAPI.Config)
+	// Heartbeats far apart: the placement's status is then counted again on a change, not
+	// because a heartbeat falls due.
+	slowHeartbeat := func(o *syncer.Options) { o.HeartbeatInterval = 5 * time.Minute }
+	framework.StartSyncer(t, srv, espwPath, eastBox, "east", eastAPI.Config, slowHeartbeat)
+	framework.StartSyncer(t, srv, espwPath, westBox, "west", westAPI.Config, slowHeartbeat)
 	eventuallyExists(t, eastWEC, &appsv1.Deployment{}, "shop", "web")
 	eventuallyExists(t, westWEC, &appsv1.Deployment{}, "shop", "web")
 	require.NoError(t, wmw.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, web))
@@ -119,11 +126,11 @@ func TestCombinedStatus(t *testing.T) {
 		}
 		return strings.Join(lines, "\n")
 	}
-	eventuallyResults := func(t *testing.T, want string) *edgev2alpha1.CombinedStatus {
+	resultsWithin := func(t *testing.T, within time.Duration, want string) *edgev2alpha1.CombinedStatus {
 		t.Helper()
 		var last string
 		cs := &edgev2alpha1.CombinedStatus{}
-		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, within, true, func(context.Context) (bool, error) {
 			if err := wmw.Get(ctx, client.ObjectKey{Name: csName}, cs); err != nil {
 				last = err.Error()
 				return false, nil
@@ -133,6 +140,10 @@ func TestCombinedStatus(t *testing.T) {
 		})
 		require.NoError(t, err, "want\n%s\nhave\n%s", want, last)
 		return cs
+	}
+	eventuallyResults := func(t *testing.T, want string) *edgev2alpha1.CombinedStatus {
+		t.Helper()
+		return resultsWithin(t, time.Minute, want)
 	}
 	setStatus := func(t *testing.T, wec client.Client, available int32, cond corev1.ConditionStatus) {
 		t.Helper()
@@ -223,6 +234,49 @@ func TestCombinedStatus(t *testing.T) {
 			return wmw.Update(ctx, got) == nil, nil
 		}))
 	}
+
+	t.Run("an edit at the edge that the syncer puts back shows on the workload object", func(t *testing.T) {
+		d := &appsv1.Deployment{}
+		require.NoError(t, eastWEC.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, d))
+		d.Spec.Replicas = ptr.To[int32](9)
+		require.NoError(t, eastWEC.Update(ctx, d))
+		want := "at east: changed in the cluster, put back: [spec.replicas]"
+		var notes []string
+		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+			list := &eventsv1.EventList{}
+			require.NoError(t, wmw.List(ctx, list, client.InNamespace("shop")))
+			notes = notes[:0]
+			for _, e := range list.Items {
+				if e.Regarding.Kind == "Deployment" && e.Regarding.Name == "web" {
+					notes = append(notes, e.Reason+": "+e.Note)
+				}
+			}
+			return slices.Contains(notes, wrapper.EventDriftReverted+": "+want), nil
+		})
+		require.NoError(t, err, "no DriftReverted Event on the Deployment in the workload space; its events: %v", notes)
+		require.NoError(t, eastWEC.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, d))
+		assert.EqualValues(t, 4, *d.Spec.Replicas, "the syncer put the value back")
+	})
+
+	t.Run("a change to the workload object that no wrapper carries shows", func(t *testing.T) {
+		// The object's own status stays in the workload space: changing it changes no
+		// wrapper, and still changes what a collector reads of the object.
+		require.NoError(t, wmw.Create(ctx, &edgev2alpha1.StatusCollector{
+			ObjectMeta: metav1.ObjectMeta{Name: "in-wmw"},
+			Spec: edgev2alpha1.StatusCollectorSpec{Select: []edgev2alpha1.NamedExpression{
+				{Name: "noted", Def: "obj.?status.?replicas.orValue(0)"}}},
+		}))
+		setCollectors(t, "in-wmw")
+		eventuallyResults(t, "in-wmw(2) [noted]: 0; 0")
+		require.NoError(t, wmw.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, web))
+		// Each status write is itself followed by one more count a second later: the change
+		// comes after that one.
+		time.Sleep(3 * time.Second)
+		web.Status.Replicas = 7
+		require.NoError(t, wmw.Status().Update(ctx, web))
+		// Well before the placement's status would be counted again anyway (a minute).
+		resultsWithin(t, 20*time.Second, "in-wmw(2) [noted]: 7; 7")
+	})
 
 	noneLeft := func() bool {
 		list := &edgev2alpha1.CombinedStatusList{}

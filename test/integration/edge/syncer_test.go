@@ -376,7 +376,7 @@ func TestSyncer(t *testing.T) {
 		assert.True(t, drift.Reverted)
 		assert.Equal(t, []string{"data.index.html", "metadata.labels.tier"}, drift.Fields)
 		assert.Equal(t, revertedBefore+1, testutil.ToFloat64(syncer.DriftReverted("ConfigMap")))
-		eventuallyEvent(t, wec, cm, syncer.EventDriftReverted, "changed in the cluster, put back: [data.index.html metadata.labels.tier]")
+		eventuallyEvent(t, wec, cm, wrapper.EventDriftReverted, "changed in the cluster, put back: [data.index.html metadata.labels.tier]")
 	})
 
 	t.Run("with drift: report, an edit at the edge is reported and left in place", func(t *testing.T) {
@@ -400,8 +400,8 @@ data: {mode: strict}
 		c := meta.FindStatusCondition(w.Status.Conditions, syncer.ConditionSynced)
 		require.NotNil(t, c)
 		assert.Equal(t, metav1.ConditionFalse, c.Status)
-		assert.Equal(t, syncer.EventDriftReported, c.Reason)
-		eventuallyEvent(t, wec, watched, syncer.EventDriftReported, "changed in the cluster, left in place, as edge.kubestellar.io/drift: report asks: [data.mode]")
+		assert.Equal(t, wrapper.EventDriftReported, c.Reason)
+		eventuallyEvent(t, wec, watched, wrapper.EventDriftReported, "changed in the cluster, left in place, as edge.kubestellar.io/drift: report asks: [data.mode]")
 		framework.Consistently(t, 3*time.Second, "the edit stays", func() bool {
 			v, _ := nested(inWEC(t, wec, watched), "data", "mode")
 			return v == "lenient"
