@@ -164,7 +164,7 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 
 		// SyncerConfigs: a mailbox's wrappers, and the placements that reach it.
 		t.configs.Watch(&corev1.Namespace{}, inESPW, isMailbox),
-		t.configs.Watch(&edgev2alpha1.WrappedObject{}, inESPW, multicluster.MapTo(func(_ context.Context, cl *multicluster.Cluster, o client.Object) []multicluster.Request {
+		t.configs.Watch(&edgev2alpha1.WrappedObject{}, inESPW, multicluster.Predicates(wrapperSpecChanged), multicluster.MapTo(func(_ context.Context, cl *multicluster.Cluster, o client.Object) []multicluster.Request {
 			return []multicluster.Request{{Cluster: cl.Name, NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
 		})),
 		t.configs.Watch(&edgev2alpha1.SyncerConfig{}, inESPW, multicluster.MapTo(func(_ context.Context, cl *multicluster.Cluster, o client.Object) []multicluster.Request {
@@ -365,15 +365,12 @@ func executingCount(n int) string { return strconv.Itoa(n) }
 
 // wrapperConcernsObject passes the wrapper events that concern the object it carries: all
 // but the changes to its status alone (the syncer's reports), unless they report drift or
-// the object's reported state is wanted back. Those come at the rate the destinations report, and each would have
-// every wrapper of the object compared with what it should be.
+// the object's reported state is wanted back. Reports come at the rate the destinations
+// send them, and each would have every wrapper of the object compared with what it should be.
 func (t *Translator) wrapperConcernsObject() predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-		old, okOld := e.ObjectOld.(*edgev2alpha1.WrappedObject)
-		cur, okNew := e.ObjectNew.(*edgev2alpha1.WrappedObject)
-		if !okOld || !okNew || old.Generation != cur.Generation || !cur.DeletionTimestamp.IsZero() ||
-			!maps.Equal(old.Labels, cur.Labels) || !maps.Equal(old.Annotations, cur.Annotations) ||
-			!equality.Semantic.DeepEqual(old.Status.Drift, cur.Status.Drift) {
+		old, cur, ok := updatedWrappers(e)
+		if !ok || specChanged(old, cur) || !equality.Semantic.DeepEqual(old.Status.Drift, cur.Status.Drift) {
 			return true
 		}
 		ref, err := wrapper.ParseObjectRef(cur.Annotations[wrapper.AnnotationSource])
@@ -384,6 +381,26 @@ func (t *Translator) wrapperConcernsObject() predicate.Funcs {
 		defer t.mu.Unlock()
 		return t.singletons[ref]
 	}}
+}
+
+// wrapperSpecChanged passes the wrapper events but the changes to its status alone: a
+// mailbox's SyncerConfig follows what its wrappers carry, not what the syncer reports.
+var wrapperSpecChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	old, cur, ok := updatedWrappers(e)
+	return !ok || specChanged(old, cur)
+}}
+
+func updatedWrappers(e event.UpdateEvent) (old, cur *edgev2alpha1.WrappedObject, ok bool) {
+	old, okOld := e.ObjectOld.(*edgev2alpha1.WrappedObject)
+	cur, okNew := e.ObjectNew.(*edgev2alpha1.WrappedObject)
+	return old, cur, okOld && okNew
+}
+
+// specChanged reports whether more of a wrapper changed than its status: what it carries,
+// for whom, or that it is going.
+func specChanged(old, cur *edgev2alpha1.WrappedObject) bool {
+	return old.Generation != cur.Generation || !cur.DeletionTimestamp.IsZero() ||
+		!maps.Equal(old.Labels, cur.Labels) || !maps.Equal(old.Annotations, cur.Annotations)
 }
 
 // setSingleton records whether the object's reported state is wanted back.
