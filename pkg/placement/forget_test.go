@@ -34,32 +34,27 @@ func (t *Translator) heldFor(id string) []string {
 	if _, ok := t.discovery[id]; ok {
 		out = append(out, "discovery")
 	}
-	for ref := range t.selected {
-		if ref.Space == id {
-			out = append(out, "selected "+ref.String())
-		}
-	}
-	for ref := range t.singletons {
-		if ref.Space == id {
-			out = append(out, "singleton "+ref.String())
-		}
-	}
-	for ref := range t.problems {
-		if ref.Space == id {
-			out = append(out, "problems "+ref.String())
-		}
-	}
-	for ref := range t.drifts {
-		if ref.Space == id {
-			out = append(out, "drifts "+ref.String())
-		}
-	}
+	out = append(out, heldRefs(t.selected, id, "selected")...)
+	out = append(out, heldRefs(t.singletons, id, "singleton")...)
+	out = append(out, heldRefs(t.problems, id, "problems")...)
+	out = append(out, heldRefs(t.drifts, id, "drifts")...)
 	for key := range t.statusWrites {
 		if strings.HasPrefix(key, id+"/") {
 			out = append(out, "status write "+key)
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// heldRefs names the objects of the space with the ID that m has entries for.
+func heldRefs[V any](m map[wrapper.ObjectRef]V, id, what string) []string {
+	var out []string
+	for ref := range m {
+		if ref.Space == id {
+			out = append(out, what+" "+ref.String())
+		}
+	}
 	return out
 }
 
