@@ -33,10 +33,14 @@ func Customize(obj *unstructured.Unstructured, replacements []edgev2alpha1.Repla
 		}
 	}
 	for i, r := range replacements {
-		pointer, err := jsonPointer(r.Path)
+		parts, err := pathParts(r.Path)
+		if err == nil {
+			err = checkPartKinds(doc, parts)
+		}
 		if err != nil {
 			return fmt.Errorf("replacements[%d].path %q: %w", i, r.Path, err)
 		}
+		pointer := jsonPointer(parts)
 		value := r.Value.Raw
 		if expand {
 			if value, err = expandJSON(value, params); err != nil {
@@ -73,21 +77,27 @@ func applyOp(doc []byte, op, pointer string, value []byte) ([]byte, error) {
 	return decoded.Apply(doc)
 }
 
-// jsonPointer turns a JSONPath of fields and indices ($.a.b[0]['c.d']) into a JSON pointer.
-func jsonPointer(path string) (string, error) {
+// pathPart is one step of a path: a field name, or an index into a list.
+type pathPart struct {
+	name  string
+	index bool
+}
+
+// pathParts reads a JSONPath of fields and indices ($.a.b[0]['c.d']) into its steps.
+func pathParts(path string) ([]pathPart, error) {
 	if !utf8.ValidString(path) {
 		// JSON would turn the bytes into U+FFFD, a field other than the one named.
-		return "", fmt.Errorf("the path is not valid UTF-8")
+		return nil, fmt.Errorf("the path is not valid UTF-8")
 	}
 	parser, err := jsonpath.Parse("path", "{"+path+"}")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	var parts []string
+	var parts []pathPart
 	for _, list := range parser.Root.Nodes {
 		l, ok := list.(*jsonpath.ListNode)
 		if !ok {
-			return "", fmt.Errorf("unsupported expression")
+			return nil, fmt.Errorf("unsupported expression")
 		}
 		for _, n := range l.Nodes {
 			switch node := n.(type) {
@@ -98,29 +108,84 @@ func jsonPointer(path string) (string, error) {
 				if node.Value == "" {
 					// A dot at the end, or [''], which JSONPath and a JSON pointer read
 					// differently: the value would land elsewhere than the path says.
-					return "", fmt.Errorf("a field name is empty: remove the dot at the end, or name the field")
+					return nil, fmt.Errorf("a field name is empty: remove the dot at the end, or name the field")
 				}
-				parts = append(parts, node.Value)
+				parts = append(parts, pathPart{name: node.Value})
 			case *jsonpath.ArrayNode:
 				// The parser reads [i] as the slice [i:i+1].
 				p := node.Params
 				if !p[0].Known || p[0].Value < 0 || !p[1].Known || p[1].Value != p[0].Value+1 || p[2].Known {
-					return "", fmt.Errorf("only single non-negative indices such as [0] are supported")
+					return nil, fmt.Errorf("only single non-negative indices such as [0] are supported")
 				}
-				parts = append(parts, strconv.Itoa(p[0].Value))
+				parts = append(parts, pathPart{name: strconv.Itoa(p[0].Value), index: true})
 			default:
-				return "", fmt.Errorf("only fields and indices are supported, not %s", n)
+				return nil, fmt.Errorf("only fields and indices are supported, not %s", n)
 			}
 		}
 	}
 	if len(parts) == 0 {
-		return "", fmt.Errorf("the path names nothing inside the object")
+		return nil, fmt.Errorf("the path names nothing inside the object")
 	}
+	return parts, nil
+}
+
+// checkPartKinds refuses a path whose index meets an object or whose field meets a list.
+// A JSON pointer writes both as /0, so JSON patch would take [0] on an object as a field
+// named "0", and .0 on a list as its first element: not what the path says.
+func checkPartKinds(doc []byte, parts []pathPart) error {
+	var at any
+	if err := json.Unmarshal(doc, &at); err != nil {
+		return err
+	}
+	for i, part := range parts {
+		switch node := at.(type) {
+		case map[string]any:
+			if part.index {
+				return fmt.Errorf("[%s] is an index, but %s is an object: name a field instead", part.name, describePrefix(parts[:i]))
+			}
+			at = node[part.name]
+		case []any:
+			if !part.index {
+				return fmt.Errorf("%q is a field, but %s is a list: use an index such as [0]", part.name, describePrefix(parts[:i]))
+			}
+			n, _ := strconv.Atoi(part.name)
+			if n >= len(node) {
+				return nil
+			}
+			at = node[n]
+		default:
+			// Nothing there yet, or a scalar: JSON patch itself refuses what cannot be added.
+			return nil
+		}
+	}
+	return nil
+}
+
+// describePrefix names the value a path's first steps lead to, for an error.
+func describePrefix(parts []pathPart) string {
+	if len(parts) == 0 {
+		return "the top level"
+	}
+	var b strings.Builder
+	b.WriteString("$")
+	for _, p := range parts {
+		if p.index {
+			b.WriteString("[" + p.name + "]")
+		} else {
+			b.WriteString("['" + p.name + "']")
+		}
+	}
+	return b.String()
+}
+
+// jsonPointer writes a path's steps as a JSON pointer.
+func jsonPointer(parts []pathPart) string {
 	escaper := strings.NewReplacer("~", "~0", "/", "~1")
-	for i := range parts {
-		parts[i] = escaper.Replace(parts[i])
+	escaped := make([]string, len(parts))
+	for i, p := range parts {
+		escaped[i] = escaper.Replace(p.name)
 	}
-	return "/" + strings.Join(parts, "/"), nil
+	return "/" + strings.Join(escaped, "/")
 }
 
 // expandJSON expands %(key) in every string of a JSON document; %% stands for %.

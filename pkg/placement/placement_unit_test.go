@@ -151,6 +151,9 @@ spec:
 		{repl("$.spec.replicas.", `3`), `replacements[0].path "$.spec.replicas.": a field name is empty`},
 		{repl("$.metadata['']", `3`), "a field name is empty"},
 		{repl("$.spec.nothere.deeper", `1`), `replacements[0].path "$.spec.nothere.deeper"`},
+		{repl("$.metadata[0]", `"x"`), "[0] is an index, but $['metadata'] is an object: name a field instead"},
+		{repl("[0]", `"x"`), "[0] is an index, but the top level is an object"},
+		{repl("$.spec.template.spec.containers.0.image", `"x"`), `"0" is a field, but $['spec']['template']['spec']['containers'] is a list: use an index such as [0]`},
 	} {
 		err := Customize(deployment(), []edgev2alpha1.Replacement{tc.r}, true, params)
 		require.Error(t, err, tc.r.Path)
