@@ -643,6 +643,9 @@ func TestCrossFieldErrors(t *testing.T) {
 		"route with IP address": {values("openshift", true, "externalEndpoint", "192.0.2.10:443"), []string{
 			"exposure route routes by DNS name",
 		}},
+		"etcd TLS without endpoints": {withEndpoint("etcd.tlsSecret", "etcd-client"), []string{
+			"etcd.tlsSecret secures an external etcd, but etcd.endpoints is empty: set etcd.endpoints",
+		}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			msg := renderFails(t, tc.vals)
@@ -661,27 +664,30 @@ func TestSchemaErrors(t *testing.T) {
 		"unknown exposure": {withEndpoint("exposure.type", "loadbalancer"), []string{
 			"at '/exposure/type'", "'ingress', 'route', 'tlsroute', 'none'",
 		}},
-		"endpoint without port": {values("externalEndpoint", "kubestellar.example.com"), []string{"at '/externalEndpoint'", "does not match pattern"}},
-		"endpoint port 0":       {values("externalEndpoint", "kubestellar.example.com:0"), []string{"at '/externalEndpoint'"}},
-		"endpoint port 65536":   {values("externalEndpoint", "kubestellar.example.com:65536"), []string{"at '/externalEndpoint'"}},
-		"endpoint with scheme":  {values("externalEndpoint", "https://kubestellar.example.com:443"), []string{"at '/externalEndpoint'"}},
-		"endpoint upper case":   {values("externalEndpoint", "KubeStellar.example.com:443"), []string{"at '/externalEndpoint'"}},
-		"storage size":          {withEndpoint("storage.size", "ten gigabytes"), []string{"at '/storage/size'", "does not match pattern"}},
-		"storage size number":   {withEndpoint("storage.size", 10), []string{"at '/storage/size'", "got number, want string"}},
-		"verbosity too high":    {withEndpoint("verbosity", 11), []string{"at '/verbosity'", "maximum", "10"}},
-		"verbosity negative":    {withEndpoint("verbosity", -1), []string{"at '/verbosity'", "minimum", "0"}},
-		"verbosity string":      {withEndpoint("verbosity", "loud"), []string{"at '/verbosity'", "got string, want integer"}},
-		"verbosity fraction":    {withEndpoint("verbosity", 2.5), []string{"at '/verbosity'", "want integer"}},
-		"component verbosity":   {withEndpoint("componentVerbosity.spaceServer", 12), []string{"at '/componentVerbosity/spaceServer'"}},
-		"unknown component":     {withEndpoint("componentVerbosity.syncer", 3), []string{"at '/componentVerbosity'", "'syncer' not allowed"}},
-		"unknown value":         {withEndpoint("externalEndpoints", "x"), []string{"additional properties 'externalEndpoints' not allowed"}},
-		"openshift string":      {withEndpoint("openshift", "yes"), []string{"at '/openshift'", "got string, want boolean"}},
-		"pull policy":           {withEndpoint("image.pullPolicy", "Sometimes"), []string{"at '/image/pullPolicy'"}},
-		"registry with scheme":  {withEndpoint("image.registry", "https://ghcr.io"), []string{"at '/image/registry'"}},
-		"space path":            {withEndpoint("ensureIMW", "imw1"), []string{"at '/ensureIMW'"}},
-		"bad quantity":          {withEndpoint("resources.init.limits.memory", "lots"), []string{"at '/resources/init/limits/memory'"}},
-		"unknown container":     {withEndpoint("resources.syncer.requests.cpu", "1"), []string{"at '/resources'", "'syncer' not allowed"}},
-		"keep string":           {withEndpoint("storage.keep", "true"), []string{"at '/storage/keep'", "want boolean"}},
+		"endpoint without port":   {values("externalEndpoint", "kubestellar.example.com"), []string{"at '/externalEndpoint'", "does not match pattern"}},
+		"endpoint port 0":         {values("externalEndpoint", "kubestellar.example.com:0"), []string{"at '/externalEndpoint'"}},
+		"endpoint port 65536":     {values("externalEndpoint", "kubestellar.example.com:65536"), []string{"at '/externalEndpoint'"}},
+		"endpoint with scheme":    {values("externalEndpoint", "https://kubestellar.example.com:443"), []string{"at '/externalEndpoint'"}},
+		"endpoint upper case":     {values("externalEndpoint", "KubeStellar.example.com:443"), []string{"at '/externalEndpoint'"}},
+		"storage size":            {withEndpoint("storage.size", "ten gigabytes"), []string{"at '/storage/size'", "does not match pattern"}},
+		"storage size number":     {withEndpoint("storage.size", 10), []string{"at '/storage/size'", "got number, want string"}},
+		"verbosity too high":      {withEndpoint("verbosity", 11), []string{"at '/verbosity'", "maximum", "10"}},
+		"verbosity negative":      {withEndpoint("verbosity", -1), []string{"at '/verbosity'", "minimum", "0"}},
+		"verbosity string":        {withEndpoint("verbosity", "loud"), []string{"at '/verbosity'", "got string, want integer"}},
+		"verbosity fraction":      {withEndpoint("verbosity", 2.5), []string{"at '/verbosity'", "want integer"}},
+		"component verbosity":     {withEndpoint("componentVerbosity.spaceServer", 12), []string{"at '/componentVerbosity/spaceServer'"}},
+		"unknown component":       {withEndpoint("componentVerbosity.syncer", 3), []string{"at '/componentVerbosity'", "'syncer' not allowed"}},
+		"unknown value":           {withEndpoint("externalEndpoints", "x"), []string{"additional properties 'externalEndpoints' not allowed"}},
+		"openshift string":        {withEndpoint("openshift", "yes"), []string{"at '/openshift'", "got string, want boolean"}},
+		"pull policy":             {withEndpoint("image.pullPolicy", "Sometimes"), []string{"at '/image/pullPolicy'"}},
+		"registry with scheme":    {withEndpoint("image.registry", "https://ghcr.io"), []string{"at '/image/registry'"}},
+		"space path":              {withEndpoint("ensureIMW", "imw1"), []string{"at '/ensureIMW'"}},
+		"bad quantity":            {withEndpoint("resources.init.limits.memory", "lots"), []string{"at '/resources/init/limits/memory'"}},
+		"unknown container":       {withEndpoint("resources.syncer.requests.cpu", "1"), []string{"at '/resources'", "'syncer' not allowed"}},
+		"keep string":             {withEndpoint("storage.keep", "true"), []string{"at '/storage/keep'", "want boolean"}},
+		"etcd endpoint no scheme": {withEndpoint("etcd.endpoints", []any{"etcd-0:2379"}), []string{"at '/etcd/endpoints/0'", "does not match pattern"}},
+		"etcd endpoints string":   {withEndpoint("etcd.endpoints", "https://etcd-0:2379"), []string{"at '/etcd/endpoints'", "want array"}},
+		"etcd endpoints joined":   {withEndpoint("etcd.endpoints", []any{"https://a:2379,https://b:2379"}), []string{"at '/etcd/endpoints/0'"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			msg := renderFails(t, tc.vals)
@@ -705,6 +711,7 @@ func TestSchemaAccepts(t *testing.T) {
 		"null resources":     withEndpoint("resources.init", nil),
 		"registry with port": withEndpoint("image.registry", "localhost:5000"),
 		"global":             withEndpoint("global", map[string]any{"imageRegistry": "x"}),
+		"etcd without TLS":   withEndpoint("etcd.endpoints", []any{"http://etcd:2379"}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			mustRender(t, vals)
@@ -741,4 +748,46 @@ func TestValuesFileMatchesSchema(t *testing.T) {
 	assert.Equal(t, "0.0.0-dev", chrt.Metadata.Version)
 	assert.Equal(t, "v0.0.0-dev", chrt.Metadata.AppVersion)
 	assert.Equal(t, "v2", chrt.Metadata.APIVersion)
+}
+
+func TestExternalEtcd(t *testing.T) {
+	d := mustRender(t, withEndpoint()).deployment(t)
+	for _, arg := range container(t, d, "space-server").Args {
+		assert.NotContains(t, arg, "--etcd", "the default is the embedded etcd")
+	}
+
+	d = mustRender(t, withEndpoint("etcd.endpoints", []any{"https://etcd-0.etcd:2379", "https://etcd-1.etcd:2379", "https://etcd-2.etcd:2379"},
+		"etcd.tlsSecret", "etcd-client")).deployment(t)
+	server := container(t, d, "space-server")
+	assert.Subset(t, server.Args, []string{
+		"--etcd-servers=https://etcd-0.etcd:2379,https://etcd-1.etcd:2379,https://etcd-2.etcd:2379",
+		"--etcd-cafile=/etc/kubestellar/etcd/ca.crt",
+		"--etcd-certfile=/etc/kubestellar/etcd/tls.crt",
+		"--etcd-keyfile=/etc/kubestellar/etcd/tls.key",
+	})
+	var volume *corev1.Volume
+	for i, v := range d.Spec.Template.Spec.Volumes {
+		if v.Secret != nil && v.Secret.SecretName == "etcd-client" {
+			volume = &d.Spec.Template.Spec.Volumes[i]
+		}
+	}
+	require.NotNil(t, volume, "the Secret is a volume")
+	for _, c := range d.Spec.Template.Spec.Containers {
+		mounted := false
+		for _, m := range c.VolumeMounts {
+			if m.Name == volume.Name {
+				mounted = true
+				assert.Equal(t, "/etc/kubestellar/etcd", m.MountPath)
+				assert.True(t, m.ReadOnly)
+			}
+		}
+		assert.Equal(t, c.Name == "space-server", mounted, "only the space server mounts the etcd client certificate (%s)", c.Name)
+	}
+
+	d = mustRender(t, withEndpoint("etcd.endpoints", []any{"http://etcd:2379"})).deployment(t)
+	server = container(t, d, "space-server")
+	assert.Contains(t, server.Args, "--etcd-servers=http://etcd:2379")
+	for _, arg := range server.Args {
+		assert.NotContains(t, arg, "--etcd-cafile", "no TLS Secret, no certificate flags")
+	}
 }

@@ -82,6 +82,9 @@ it; a failure there stops the whole release before anything is applied.
 {{- if and (has $exposure (list "ingress" "route" "tlsroute")) (regexMatch "^[0-9.]+$" $host) -}}
 {{- fail (printf "exposure %s routes by DNS name, but externalEndpoint %q has the IP address %s: set externalEndpoint to a DNS name and port, %s, or set exposure.type to none" $exposure .Values.externalEndpoint $host $example) -}}
 {{- end -}}
+{{- if and .Values.etcd.tlsSecret (not .Values.etcd.endpoints) -}}
+{{- fail "etcd.tlsSecret secures an external etcd, but etcd.endpoints is empty: set etcd.endpoints to the members' client URLs, e.g. --set 'etcd.endpoints={https://etcd-0.etcd:2379}', or unset etcd.tlsSecret" -}}
+{{- end -}}
 {{- if and (eq $exposure "tlsroute") (not .Values.exposure.tlsRoute.gateway.name) -}}
 {{- fail "exposure tlsroute needs the Gateway to attach to: set exposure.tlsRoute.gateway.name (and exposure.tlsRoute.gateway.namespace when the Gateway is in another namespace), e.g. --set exposure.tlsRoute.gateway.name=my-gateway" -}}
 {{- end -}}

@@ -111,9 +111,11 @@ func connectExternalEtcd(ctx context.Context, servers []string, caFile, certFile
 	}
 	statusCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := client.Status(statusCtx, servers[0]); err != nil {
+	// A linearizable read answers once a quorum of the members does, whichever of them are
+	// down: asking one named member would refuse a healthy cluster that lost that one.
+	if _, err := client.Get(statusCtx, etcdPrefix("")); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("etcd %s does not answer: %w", servers[0], err)
+		return nil, fmt.Errorf("etcd %v does not answer: %w", servers, err)
 	}
 	return &storage{
 		Servers: servers, CAFile: caFile, CertFile: certFile, KeyFile: keyFile,

@@ -196,6 +196,9 @@ func TestMailboxController(t *testing.T) {
 			return len(after) == len(before)
 		})
 		serve(true)
+		framework.Eventually(t, time.Minute, "imw1 serves SyncTargets again", func() bool {
+			return srv.Client("root:imw1").List(ctx, &edgev2alpha1.SyncTargetList{}) == nil
+		})
 		peso := createST(in1, "peso")
 		want[imw1.Status.Cluster+"-mb-"+string(peso.UID)] = "peso"
 		framework.Eventually(t, 2*time.Minute, "imw1 is handled again", func() bool {
