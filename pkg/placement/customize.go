@@ -102,13 +102,14 @@ func pathParts(path string) ([]pathPart, error) {
 		for _, n := range l.Nodes {
 			switch node := n.(type) {
 			case *jsonpath.FieldNode:
-				if node.Value == "$" || node.Value == "" && len(parts) == 0 {
+				if node.Value == "$" || node.Value == "" && len(l.Nodes) == 1 {
+					// The object itself ("$" or "."): it names nothing inside, said below.
 					continue
 				}
 				if node.Value == "" {
-					// A dot at the end, or [''], which JSONPath and a JSON pointer read
-					// differently: the value would land elsewhere than the path says.
-					return nil, fmt.Errorf("a field name is empty: remove the dot at the end, or name the field")
+					// A dot at the end or before a space, or [''], which JSONPath reads as a
+					// field named "": the value would land elsewhere than the path says.
+					return nil, fmt.Errorf("a field name is empty (a dot at the end or before a space, or ['']): name the field, or remove the dot")
 				}
 				parts = append(parts, pathPart{name: node.Value})
 			case *jsonpath.ArrayNode:

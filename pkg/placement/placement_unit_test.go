@@ -150,6 +150,7 @@ spec:
 		{repl(".", `{}`), "names nothing inside the object"},
 		{repl("$.spec.replicas.", `3`), `replacements[0].path "$.spec.replicas.": a field name is empty`},
 		{repl("$.metadata['']", `3`), "a field name is empty"},
+		{repl(". .spec.replicas", `3`), "a field name is empty"},
 		{repl("$.spec.nothere.deeper", `1`), `replacements[0].path "$.spec.nothere.deeper"`},
 		{repl("$.metadata[0]", `"x"`), "[0] is an index, but $['metadata'] is an object: name a field instead"},
 		{repl("[0]", `"x"`), "[0] is an index, but the top level is an object"},
