@@ -19,6 +19,7 @@ var crossFieldErrors = []string{
 	"exposure tlsroute needs the host clients use to reach KubeStellar: set externalEndpoint",
 	"exposure tlsroute needs the Gateway to attach to: set exposure.tlsRoute.gateway.name",
 	"routes by DNS name, but externalEndpoint",
+	"etcd.tlsSecret secures an external etcd, but etcd.endpoints is empty: set etcd.endpoints",
 }
 
 // FuzzValues renders the chart, as `helm template` does, with any values (a values file and
