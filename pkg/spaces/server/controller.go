@@ -39,6 +39,8 @@ type spaceReconciler struct {
 	// webhook serves the admission webhooks that workload management spaces call; nil
 	// where none runs.
 	webhook *webhookServer
+	// replicas says which Spaces this server serves.
+	replicas *replicas
 }
 
 // setupSpaceController registers the reconciler with mgr; events on changes of the runners'
@@ -108,6 +110,12 @@ func (r *spaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		return ctrl.Result{}, err
 	}
 
+	if !r.replicas.owns(space) {
+		// Another replica serves it. Should it have been moved from this one, it stops here
+		// (its data stays, for the other replica).
+		r.set.remove(path)
+		return ctrl.Result{}, r.reportUnknownReplica(ctx, space)
+	}
 	if !space.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.finalize(ctx, space, path)
 	}
@@ -194,4 +202,28 @@ func (r *spaceReconciler) deleteData(ctx context.Context, id string) error {
 		return fmt.Errorf("deleting the files of space %s: %w", id, err)
 	}
 	return nil
+}
+
+// reportUnknownReplica has the replica that serves the root space say, in the Space's
+// status, that the Space names a replica none of them knows, so that it is not left
+// waiting without a word.
+func (r *spaceReconciler) reportUnknownReplica(ctx context.Context, space *spacev1alpha1.Space) error {
+	owner := r.replicas.owner(space)
+	if !r.replicas.servesRoot() || r.replicas.known(owner) || !space.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	status := space.Status.DeepCopy()
+	if status.Phase == "" {
+		status.Phase = spacev1alpha1.SpacePhaseInitializing
+	}
+	meta.SetStatusCondition(&status.Conditions, metav1.Condition{
+		Type: conditionReady, Status: metav1.ConditionFalse, Reason: "UnknownReplica", ObservedGeneration: space.Generation,
+		Message: fmt.Sprintf("label %s=%s names no space server replica (this one is %q): give the name of a replica, or remove the label for the replica that serves the root space",
+			spacev1alpha1.LabelReplica, owner, r.replicas.self),
+	})
+	if equality.Semantic.DeepEqual(status, &space.Status) {
+		return nil
+	}
+	space.Status = *status
+	return r.client.Status().Update(ctx, space)
 }

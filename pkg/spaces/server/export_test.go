@@ -5,12 +5,14 @@ import (
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	spacev1alpha1 "github.com/kubestellar/kubestellar/pkg/apis/space/v1alpha1"
 )
 
 // SetupSpaceControllerForTest registers with mgr the space controller of a server that runs
 // no spaces, and returns its notify function.
 func SetupSpaceControllerForTest(mgr ctrl.Manager) (func(path string), error) {
-	r := &spaceReconciler{client: mgr.GetClient(), set: newSpaceSet(context.Background(), &runnerEnv{}), baseURL: "https://127.0.0.1:1"}
+	r := &spaceReconciler{client: mgr.GetClient(), set: newSpaceSet(context.Background(), &runnerEnv{}), baseURL: "https://127.0.0.1:1", replicas: &replicas{}}
 	return setupSpaceController(mgr, r)
 }
 
@@ -28,5 +30,5 @@ func HoldSpaceLoadingForTest(o *Options, release <-chan struct{}) {
 // ResumeSpacesForTest reads, as a starting server does, the Spaces declared in the root
 // space that cfg reaches, for a server that runs no spaces.
 func ResumeSpacesForTest(ctx context.Context, cfg *rest.Config) error {
-	return resumeSpaces(ctx, cfg, newSpaceSet(context.Background(), &runnerEnv{}))
+	return resumeSpaces(ctx, cfg, newSpaceSet(context.Background(), &runnerEnv{}), func(*spacev1alpha1.Space) bool { return true })
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +36,16 @@ type Options struct {
 	// EtcdServers, when set, replace the embedded etcd; the Etcd*File fields secure them.
 	EtcdServers                           []string
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	// Replica names this server among several space servers that share one etcd and one PKI;
+	// it serves the Spaces labelled space.kubestellar.io/replica=<Replica>. Empty for a lone
+	// server.
+	Replica string
+	// RootReplica is the replica that serves the root space, and every Space without the
+	// label; the others reach the root space through it.
+	RootReplica string
+	// Peers are the front proxy URLs (https://host:port) of the other replicas, by name:
+	// requests for their spaces are passed on to them, so that any replica answers for all.
+	Peers map[string]string
 	// KubeAPIServer and KubeControllerManager are the upstream binaries; found beside this
 	// program or on PATH when empty.
 	KubeAPIServer, KubeControllerManager string
@@ -53,6 +64,12 @@ func NewOptions() *Options {
 
 // AddFlags registers the options as flags.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Replica, "replica", o.Replica,
+		"Name of this server among several space servers that share one etcd and one PKI; it serves the Spaces labelled space.kubestellar.io/replica=<name>")
+	fs.StringVar(&o.RootReplica, "root-replica", o.RootReplica,
+		"The replica that serves the root space and every Space without the replica label (default: this one)")
+	fs.StringToStringVar(&o.Peers, "peer", o.Peers,
+		"Another replica's front proxy, as name=https://host:port; repeatable. Requests for its spaces are passed on to it")
 	fs.StringVar(&o.RootDir, "root-dir", o.RootDir, "Directory holding all of the server's state (certificates, etcd data, spaces, admin.kubeconfig)")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "IP address to listen on")
 	fs.IntVar(&o.SecurePort, "secure-port", o.SecurePort, "Port to serve HTTPS on")
@@ -82,6 +99,9 @@ func (o *Options) Complete() error {
 		return fmt.Errorf("--root-dir: %w", err)
 	}
 	o.RootDir = abs
+	if o.RootReplica == "" {
+		o.RootReplica = o.Replica
+	}
 	if o.KubeAPIServer, err = findBinary("kube-apiserver", o.KubeAPIServer); err != nil {
 		return err
 	}
@@ -115,6 +135,18 @@ func (o *Options) Validate() error {
 	}
 	if len(o.EtcdServers) == 0 && (o.EtcdCAFile != "" || o.EtcdCertFile != "" || o.EtcdKeyFile != "") {
 		errs = append(errs, errors.New("--etcd-cafile, --etcd-certfile and --etcd-keyfile apply only with --etcd-servers"))
+	}
+	for name, peer := range o.Peers {
+		u, err := url.Parse(peer)
+		switch {
+		case name == "" || name == o.Replica:
+			errs = append(errs, fmt.Errorf("--peer %s=%s: name another replica than this one (--replica %q)", name, peer, o.Replica))
+		case err != nil || u.Scheme != "https" || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "":
+			errs = append(errs, fmt.Errorf("--peer %s=%s: give the replica's front proxy as https://host:port", name, peer))
+		}
+	}
+	if o.RootReplica != "" && o.RootReplica != o.Replica && o.Peers[o.RootReplica] == "" {
+		errs = append(errs, fmt.Errorf("--root-replica %s is another replica: give its address with --peer %s=https://host:port", o.RootReplica, o.RootReplica))
 	}
 	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
 		errs = append(errs, errors.New("--etcd-certfile and --etcd-keyfile must be given together"))

@@ -33,7 +33,9 @@ type PKI struct {
 
 	CA         *pki.KeyPair
 	FrontProxy *pki.KeyPair // client certificate for request-header authentication
-	Admin      *pki.KeyPair
+	// FrontProxyCA issues FrontProxy; replicas accept asserted identities from its holders.
+	FrontProxyCA *pki.KeyPair
+	Admin        *pki.KeyPair
 }
 
 // Paths of the files in the layout.
@@ -85,11 +87,10 @@ func ensurePKI(dir string, servingNames []string) (*PKI, error) {
 
 	// The front proxy's request-header identity and etcd have CAs of their own, so that no
 	// certificate handed to users can assert identities or reach the storage.
-	frontProxyCA, err := pki.EnsureCA(p.frontProxyCACert(), p.internal("front-proxy-ca.key"), "kubestellar-front-proxy-ca")
-	if err != nil {
+	if p.FrontProxyCA, err = pki.EnsureCA(p.frontProxyCACert(), p.internal("front-proxy-ca.key"), "kubestellar-front-proxy-ca"); err != nil {
 		return nil, fmt.Errorf("front proxy CA: %w", err)
 	}
-	if p.FrontProxy, err = frontProxyCA.EnsureIssued(p.frontProxyClientCert(), p.frontProxyClientKey(),
+	if p.FrontProxy, err = p.FrontProxyCA.EnsureIssued(p.frontProxyClientCert(), p.frontProxyClientKey(),
 		pki.CertSpec{CommonName: FrontProxyUser, Usage: pki.ClientUsage}); err != nil {
 		return nil, fmt.Errorf("front proxy client certificate: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/transport"
 	"k8s.io/klog/v2"
 
@@ -41,7 +43,11 @@ type router interface {
 type frontProxy struct {
 	router router
 	authn  authenticator.Request
-	ready  func() error
+	// replicas, when this server is one of several, says which serves a space it does not;
+	// peerAuthn then accepts the identities the other replicas' front proxies assert.
+	replicas  *replicas
+	peerAuthn authenticator.Request
+	ready     func() error
 	// asProxy forwards identities asserted by request headers, presenting the front proxy's
 	// client certificate; direct forwards everything else as it came, without it, so the
 	// space's API server judges tokens and anonymous requests itself.
@@ -127,6 +133,19 @@ func (f *frontProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	state, found := f.router.route(path)
+	if !found && f.replicas != nil && r.Header.Get(forwardedHeader) == "" {
+		peer, err := f.replicas.peerFor(r.Context(), path)
+		switch {
+		case err != nil:
+			writeUnavailable(w, err.Error())
+			return
+		case peer != nil:
+			// Another replica serves the space: its front proxy gets the request whole, with
+			// the identity this one has authenticated.
+			f.pass(w, r, peer, r.URL.Path, true)
+			return
+		}
+	}
 	if !found {
 		if !f.router.loaded() {
 			// A 404 would tell clients that the space is gone; it may only not be loaded yet.
@@ -145,8 +164,14 @@ func (f *frontProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, apierrors.NewInternalError(err))
 		return
 	}
+	f.pass(w, r, target, rest, false)
+}
 
-	out := r.Clone(context.WithValue(r.Context(), backendKey{}, backend{url: target, path: rest}))
+// pass sends r on to path at target: a space's API server, or another replica's front proxy
+// (toPeer). A client certificate's identity goes with it by request headers, under the
+// front proxy's own certificate; anything else goes as it came.
+func (f *frontProxy) pass(w http.ResponseWriter, r *http.Request, target *url.URL, path string, toPeer bool) {
+	out := r.Clone(context.WithValue(r.Context(), backendKey{}, backend{url: target, path: path}))
 	if r.Body != nil && r.Body != http.NoBody {
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
 		if err != nil {
@@ -161,18 +186,39 @@ func (f *frontProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	stripIdentityHeaders(out.Header)
+	out.Header.Del(forwardedHeader)
+	if toPeer {
+		out.Header.Set(forwardedHeader, f.replicas.self)
+	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		resp, ok, err := f.authn.AuthenticateRequest(r)
-		if err != nil || !ok {
+		u, err := f.authenticate(r)
+		if err != nil {
 			writeStatus(w, apierrors.NewUnauthorized("the client certificate is not valid for this server"))
 			return
 		}
-		u := resp.User
 		transport.SetAuthProxyHeaders(out, u.GetName(), u.GetUID(), u.GetGroups(), u.GetExtra())
 		f.asProxy.ServeHTTP(w, out)
 		return
 	}
 	f.direct.ServeHTTP(w, out)
+}
+
+// authenticate returns the identity of a request with a client certificate: a user's of the
+// server CA, or, from another replica's front proxy, the one it asserts.
+func (f *frontProxy) authenticate(r *http.Request) (user.Info, error) {
+	if f.peerAuthn != nil {
+		if resp, ok, err := f.peerAuthn.AuthenticateRequest(r); err == nil && ok {
+			return resp.User, nil
+		}
+	}
+	resp, ok, err := f.authn.AuthenticateRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errors.New("no identity in the client certificate")
+	}
+	return resp.User, nil
 }
 
 // splitClustersPath splits /clusters/<path>/<rest> into the space path and /<rest>.

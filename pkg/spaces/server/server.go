@@ -54,6 +54,10 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	reps, err := newReplicas(o)
+	if err != nil {
+		return err
+	}
 
 	var st *storage
 	if len(o.EtcdServers) > 0 {
@@ -83,10 +87,12 @@ func Run(ctx context.Context, o *Options) error {
 	set := newSpaceSet(context.WithoutCancel(ctx), env)
 	defer set.stopAll()
 
-	logger.Info("Starting the root space")
-	set.ensure(spaces.RootPath, spaces.RootID, "")
-	if err := waitReady(ctx, set, spaces.RootPath, 3*time.Minute); err != nil {
-		return err
+	if reps.servesRoot() {
+		logger.Info("Starting the root space")
+		set.ensure(spaces.RootPath, spaces.RootID, "")
+		if err := waitReady(ctx, set, spaces.RootPath, 3*time.Minute); err != nil {
+			return err
+		}
 	}
 
 	// The front proxy.
@@ -117,11 +123,18 @@ func Run(ctx context.Context, o *Options) error {
 		if !ready.Load() {
 			return errors.New("the space server is starting")
 		}
+		if !reps.servesRoot() {
+			return nil
+		}
 		if state, _ := set.route(spaces.RootPath); !state.Ready {
 			return fmt.Errorf("the root space is not ready: %s", state.Message)
 		}
 		return nil
 	})
+	if reps.several() {
+		proxy.replicas = reps
+		proxy.peerAuthn = peerAuthenticator(p.FrontProxyCA.Pool())
+	}
 	listener, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))
 	if err != nil {
 		return fmt.Errorf("listening on --bind-address %s --secure-port %d: %w", o.BindAddress, o.SecurePort, err)
@@ -175,8 +188,10 @@ func Run(ctx context.Context, o *Options) error {
 	if err := crds.Install(ctx, rootConfig, spaceCRDs, 2*time.Minute); err != nil {
 		return fmt.Errorf("installing the Space API into the root space: %w", err)
 	}
-	if err := ensureRootRBAC(ctx, p, set, 2*time.Minute); err != nil {
-		return err
+	if reps.servesRoot() {
+		if err := ensureRootRBAC(ctx, p, set, 2*time.Minute); err != nil {
+			return err
+		}
 	}
 
 	if o.beforeResume != nil {
@@ -185,7 +200,7 @@ func Run(ctx context.Context, o *Options) error {
 	// Spaces that existed before this start answer "not ready" (not "not found") until their
 	// API servers are up, and say so in their status; until they are all known, so does any
 	// path the proxy cannot route.
-	if err := resumeSpaces(ctx, rootConfig, set); err != nil {
+	if err := resumeSpaces(ctx, rootConfig, set, reps.owns); err != nil {
 		return err
 	}
 	set.markLoaded()
@@ -208,7 +223,9 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 	defer webhooks.stop()
-	reconciler := &spaceReconciler{client: mgr.GetClient(), set: set, storage: st, baseURL: baseURL, webhook: webhooks}
+	spaceReader := client.Reader(mgr.GetCache())
+	reps.spaces.Store(&spaceReader)
+	reconciler := &spaceReconciler{client: mgr.GetClient(), set: set, storage: st, baseURL: baseURL, webhook: webhooks, replicas: reps}
 	notifyFn, err := setupSpaceController(mgr, reconciler)
 	if err != nil {
 		return fmt.Errorf("creating the space controller: %w", err)
@@ -256,8 +273,9 @@ func Run(ctx context.Context, o *Options) error {
 // resumeTimeout bounds how long a start waits to read the Spaces declared before it.
 const resumeTimeout = 2 * time.Minute
 
-// resumeSpaces starts every space declared before this start and marks it Initializing.
-func resumeSpaces(ctx context.Context, rootConfig *rest.Config, set *spaceSet) error {
+// resumeSpaces starts every space declared before this start that owns says this server
+// serves, and marks it Initializing.
+func resumeSpaces(ctx context.Context, rootConfig *rest.Config, set *spaceSet, owns func(*spacev1alpha1.Space) bool) error {
 	scheme := runtime.NewScheme()
 	if err := spacev1alpha1.AddToScheme(scheme); err != nil {
 		return err
@@ -288,7 +306,7 @@ func resumeSpaces(ctx context.Context, rootConfig *rest.Config, set *spaceSet) e
 	}
 	for i := range list.Items {
 		space := &list.Items[i]
-		if space.Status.Cluster == "" || !space.DeletionTimestamp.IsZero() {
+		if space.Status.Cluster == "" || !space.DeletionTimestamp.IsZero() || !owns(space) {
 			continue
 		}
 		set.ensure(spaces.ChildPath(space.Name), space.Status.Cluster, space.Labels[spacev1alpha1.LabelRole])

@@ -38,6 +38,12 @@ type SpaceSpec struct{}
 // Space without it is a general space and serves the whole Kubernetes API.
 const LabelRole = "space.kubestellar.io/role"
 
+// LabelReplica names the space server replica that serves a Space, when several replicas
+// share one etcd; a Space without it is served by the replica that serves the root space. It
+// is set when the space is created: changing it moves the space, which stops on the old
+// replica before it starts on the new one.
+const LabelReplica = "space.kubestellar.io/replica"
+
 // The roles a Space may have (values of LabelRole).
 const (
 	// RoleCore is the KubeStellar core space (ESPW): the KubeStellar API and the mailboxes.
