@@ -42,14 +42,21 @@ func (s *Syncer) reconcileConfig(ctx context.Context, req multicluster.Request) 
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	disc, err := discovery.NewDiscoveryClientForConfig(down.GetConfig())
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	// On a partial discovery, the groups found are watched now and the rest on a retry.
-	lists, discErr := disc.ServerPreferredResources()
-	if discErr != nil && !discovery.IsGroupDiscoveryFailedError(discErr) {
-		return reconcile.Result{}, discErr
+	var lists []*metav1.APIResourceList
+	var discErr error
+	// Without upsync sets no resource is to be watched: the cluster's discovery is not read
+	// (two requests to the cluster per SyncerConfig change, and the translator changes it as
+	// wrappers come and go).
+	if len(cfg.Upsync) > 0 {
+		disc, err := discovery.NewDiscoveryClientForConfig(down.GetConfig())
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		// On a partial discovery, the groups found are watched now and the rest on a retry.
+		lists, discErr = disc.ServerPreferredResources()
+		if discErr != nil && !discovery.IsGroupDiscoveryFailedError(discErr) {
+			return reconcile.Result{}, discErr
+		}
 	}
 	for _, list := range lists {
 		gv, err := schema.ParseGroupVersion(list.GroupVersion)
