@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -72,6 +73,7 @@ func BenchmarkManySpaces(b *testing.B) {
 			ids[i] = space.Status.Cluster
 		}
 		var api, kcm framework.Memory
+		var pids []int
 		for _, id := range ids {
 			for _, program := range []string{"kube-apiserver", "kube-controller-manager"} {
 				p, ok := srv.SpaceProcess(id, program)
@@ -83,22 +85,29 @@ func BenchmarkManySpaces(b *testing.B) {
 					sum = &kcm
 				}
 				sum.PrivateDirty += m.PrivateDirty
+				pids = append(pids, p.PID)
 			}
 		}
+		idle := idleCPU(b, pids, 10*time.Second)
 		self, err := framework.MemoryOf(os.Getpid())
 		require.NoError(b, err)
 		proxied, direct := proxyAgainstDirect(b, srv, names, ids, 20)
 		n := int64(len(ids))
-		growth = append(growth, []string{
+		row := []string{
 			strconv.Itoa(len(ids)), elapsed.Round(time.Second).String(),
 			mib(api.PrivateDirty / n), mib(kcm.PrivateDirty / n), mib(api.PrivateDirty + kcm.PrivateDirty), mib(self.RSS),
+			fmt.Sprintf("%.0f m", idle/float64(n)), fmt.Sprintf("%.0f m", idle),
 			ms(percentile(proxied, 50)), ms(percentile(proxied, 99)), ms(percentile(direct, 50)), ms(percentile(direct, 99)),
 			fmt.Sprintf("%.2f", float64(percentile(proxied, 50))/float64(percentile(direct, 50))),
-		})
+		}
+		growth = append(growth, row)
+		// Each row as it comes: the larger counts can take long on a small machine.
+		fmt.Println(strings.Join(row, "  "))
 	}
-	table(os.Stdout, fmt.Sprintf("Many WMWs on one space server (made %d at a time; memory 20 s after the last is Ready; GETs of the default namespace, 20 per space, every space live)", inFlight),
+	table(os.Stdout, fmt.Sprintf("Many WMWs on one space server (made %d at a time; memory and CPU 20 s after the last is Ready, CPU over 10 s; GETs of the default namespace, 20 per space, every space live)", inFlight),
 		[]string{"spaces", "all Ready after", "kube-apiserver private / space", "kube-controller-manager private / space",
-			"spaces' private, all", "space server RSS (the benchmark process)", "proxy p50", "proxy p99", "direct p50", "direct p99", "proxy/direct p50"},
+			"spaces' private, all", "space server RSS (the benchmark process)", "idle CPU / space", "idle CPU, all",
+			"proxy p50", "proxy p99", "direct p50", "direct p99", "proxy/direct p50"},
 		growth)
 	b.ReportMetric(float64(len(names)), "spaces")
 }
@@ -166,4 +175,21 @@ func proxyAgainstDirect(b *testing.B, srv *framework.SpaceServer, names, ids []s
 		}
 	}
 	return proxied, direct
+}
+
+// idleCPU is the CPU the processes use over window, in millicores.
+func idleCPU(b *testing.B, pids []int, window time.Duration) float64 {
+	b.Helper()
+	total := func() time.Duration {
+		var sum time.Duration
+		for _, pid := range pids {
+			t, err := framework.CPUTime(pid)
+			require.NoError(b, err)
+			sum += t
+		}
+		return sum
+	}
+	before := total()
+	time.Sleep(window)
+	return float64(total()-before) / float64(window) * 1000
 }
