@@ -65,7 +65,7 @@ The exposure in effect: exposure.type, or by default route on OpenShift and ingr
 The host of externalEndpoint (host:port), empty when externalEndpoint is.
 */}}
 {{- define "kubestellar.externalHost" -}}
-{{ regexReplaceAll ":[0-9]+$" .Values.externalEndpoint "" }}
+{{ regexReplaceAll ":[0-9]+$" (.Values.externalEndpoint | default "") "" }}
 {{- end }}
 
 {{/*
