@@ -113,25 +113,15 @@ func TestMetricsCertSecret(t *testing.T) {
 	r := mustRender(t, withEndpoint("metrics.serviceMonitor.enabled", true, "metrics.certSecret", "metrics-tls",
 		"metrics.serviceMonitor.bearerTokenSecret", map[string]any{"name": "scraper", "key": "bearer"}))
 	d := r.deployment(t)
-	var volume *corev1.Volume
-	for i, v := range d.Spec.Template.Spec.Volumes {
-		if v.Secret != nil && v.Secret.SecretName == "metrics-tls" {
-			volume = &d.Spec.Template.Spec.Volumes[i]
-		}
-	}
-	require.NotNil(t, volume, "the Secret is a volume")
+	volume := secretVolume(t, d, "metrics-tls")
 	for name := range controllerPorts {
 		c := container(t, d, name)
 		assert.Contains(t, c.Args, "--metrics-cert-dir=/etc/kubestellar/metrics-certs", name)
-		mounted := false
-		for _, m := range c.VolumeMounts {
-			if m.Name == volume.Name {
-				mounted = true
-				assert.Equal(t, "/etc/kubestellar/metrics-certs", m.MountPath)
-				assert.True(t, m.ReadOnly)
-			}
+		m := mountOf(c, volume.Name)
+		if assert.NotNil(t, m, "%s mounts the certificate", name) {
+			assert.Equal(t, "/etc/kubestellar/metrics-certs", m.MountPath)
+			assert.True(t, m.ReadOnly)
 		}
-		assert.True(t, mounted, "%s mounts the certificate", name)
 	}
 	for _, name := range []string{"space-server", "init"} {
 		for _, m := range container(t, d, name).VolumeMounts {

@@ -765,23 +765,14 @@ func TestExternalEtcd(t *testing.T) {
 		"--etcd-certfile=/etc/kubestellar/etcd/tls.crt",
 		"--etcd-keyfile=/etc/kubestellar/etcd/tls.key",
 	})
-	var volume *corev1.Volume
-	for i, v := range d.Spec.Template.Spec.Volumes {
-		if v.Secret != nil && v.Secret.SecretName == "etcd-client" {
-			volume = &d.Spec.Template.Spec.Volumes[i]
-		}
-	}
-	require.NotNil(t, volume, "the Secret is a volume")
+	volume := secretVolume(t, d, "etcd-client")
 	for _, c := range d.Spec.Template.Spec.Containers {
-		mounted := false
-		for _, m := range c.VolumeMounts {
-			if m.Name == volume.Name {
-				mounted = true
-				assert.Equal(t, "/etc/kubestellar/etcd", m.MountPath)
-				assert.True(t, m.ReadOnly)
-			}
+		m := mountOf(c, volume.Name)
+		if m != nil {
+			assert.Equal(t, "/etc/kubestellar/etcd", m.MountPath)
+			assert.True(t, m.ReadOnly)
 		}
-		assert.Equal(t, c.Name == "space-server", mounted, "only the space server mounts the etcd client certificate (%s)", c.Name)
+		assert.Equal(t, c.Name == "space-server", m != nil, "only the space server mounts the etcd client certificate (%s)", c.Name)
 	}
 
 	d = mustRender(t, withEndpoint("etcd.endpoints", []any{"http://etcd:2379"})).deployment(t)
@@ -790,4 +781,26 @@ func TestExternalEtcd(t *testing.T) {
 	for _, arg := range server.Args {
 		assert.NotContains(t, arg, "--etcd-cafile", "no TLS Secret, no certificate flags")
 	}
+}
+
+// secretVolume is the pod's volume of the Secret named secretName, which must be there.
+func secretVolume(t *testing.T, d *appsv1.Deployment, secretName string) *corev1.Volume {
+	t.Helper()
+	for i, v := range d.Spec.Template.Spec.Volumes {
+		if v.Secret != nil && v.Secret.SecretName == secretName {
+			return &d.Spec.Template.Spec.Volumes[i]
+		}
+	}
+	require.Failf(t, "the Secret is a volume", "no volume of Secret %s", secretName)
+	return nil
+}
+
+// mountOf is c's mount of the volume, nil when it has none.
+func mountOf(c corev1.Container, volume string) *corev1.VolumeMount {
+	for i, m := range c.VolumeMounts {
+		if m.Name == volume {
+			return &c.VolumeMounts[i]
+		}
+	}
+	return nil
 }
