@@ -22,6 +22,17 @@ import (
 // ConditionDelivered says whether every object a placement selects reached every destination.
 const ConditionDelivered = "Delivered"
 
+// The reasons of a False Delivered condition.
+const (
+	// ReasonCustomizationFailed: an object could not be customized for a destination.
+	ReasonCustomizationFailed = "CustomizationFailed"
+	// ReasonObjectTooLarge: an object's wrapper would not fit in the API server
+	// (wrapper.MaxSpecSize); the object must be made smaller.
+	ReasonObjectTooLarge = "ObjectTooLarge"
+	// ReasonDeliveryFailed: objects failed for more than one of those reasons.
+	ReasonDeliveryFailed = "DeliveryFailed"
+)
+
 // reconcilePlacement keeps the space's workload watches in line with its placements, has every
 // object the space's placements touch looked at again, and reports on the placement.
 func (t *Translator) reconcilePlacement(ctx context.Context, req multicluster.Request) (reconcile.Result, error) {
@@ -48,8 +59,15 @@ func (t *Translator) reconcilePlacement(ctx context.Context, req multicluster.Re
 	cond := metav1.Condition{Type: ConditionDelivered, Status: metav1.ConditionTrue, Reason: "Delivered",
 		Message: "every selected object is in the mailboxes of its destinations", ObservedGeneration: ep.Generation}
 	if problems := t.problemsOf(space.Name, ep.Name); len(problems) > 0 {
-		cond.Status, cond.Reason = metav1.ConditionFalse, "CustomizationFailed"
-		cond.Message = strings.Join(problems, "; ")
+		cond.Status, cond.Reason = metav1.ConditionFalse, problems[0].Reason
+		messages := make([]string, len(problems))
+		for i, p := range problems {
+			messages[i] = p.Message
+			if p.Reason != cond.Reason {
+				cond.Reason = ReasonDeliveryFailed
+			}
+		}
+		cond.Message = strings.Join(messages, "; ")
 		if len(cond.Message) > 4000 {
 			cond.Message = cond.Message[:4000] + " ..."
 		}
