@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
 	"github.com/kubestellar/kubestellar/pkg/mailbox"
 	"github.com/kubestellar/kubestellar/pkg/placement"
+	"github.com/kubestellar/kubestellar/pkg/spaces/server"
 	"github.com/kubestellar/kubestellar/pkg/syncer"
 	"github.com/kubestellar/kubestellar/pkg/where"
 	"github.com/kubestellar/kubestellar/pkg/wrapper"
@@ -85,28 +87,72 @@ spec:
     schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
 `
 
+// largeStack is a space server with a workload space, wmw1, holding namespace bulk, and a
+// workload execution cluster, florin.
+type largeStack struct {
+	srv            *framework.SpaceServer
+	wmw, espw, wec client.Client
+	wecAPI         *framework.APIServer
+	// box is florin's mailbox.
+	box string
+}
+
+func newLargeStack(t *testing.T, srv *framework.SpaceServer) *largeStack {
+	t.Helper()
+	srv.CreateSpaceWithAPI("espw")
+	imw1 := srv.CreateSpaceWithAPI("imw1")
+	srv.CreateSpaceWithAPI("wmw1")
+	s := &largeStack{srv: srv, wmw: srv.Client("root:wmw1"), espw: srv.Client(espwPath), wecAPI: framework.StartAPIServer(t)}
+	s.wec = clientFor(t, s.wecAPI)
+	florin := framework.EnsureLocation(t, srv.Client("root:imw1"), "florin", map[string]string{"env": "prod"})
+	s.box = mailbox.Name(imw1.Status.Cluster, florin.UID)
+	require.NoError(t, s.wmw.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bulk"}}))
+	return s
+}
+
+// start places what the tests select in namespace bulk to florin, and starts the
+// controllers and florin's syncer.
+func (s *largeStack) start(t *testing.T, downsync ...edgev2alpha1.DownsyncObjectTest) {
+	t.Helper()
+	ctx := t.Context()
+	require.NoError(t, s.wmw.Create(ctx, &edgev2alpha1.EdgePlacement{
+		ObjectMeta: metav1.ObjectMeta{Name: "large"},
+		Spec: edgev2alpha1.EdgePlacementSpec{
+			LocationSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"env": "prod"}}},
+			Downsync:          downsync,
+		},
+	}))
+	framework.StartController(t, s.srv, "mailbox-controller", framework.SetupFunc(mailbox.Setup, mailbox.Options{ESPWPath: espwPath, Concurrency: 2}))
+	framework.StartController(t, s.srv, "kubestellar-where-resolver", framework.SetupFunc(where.Setup, where.Options{Concurrency: 2}))
+	framework.StartController(t, s.srv, "placement-translator", framework.SetupFunc(placement.Setup, placement.Options{ESPWPath: espwPath, Concurrency: 2}))
+	framework.Eventually(t, time.Minute, "mailbox "+s.box+" exists", func() bool {
+		return s.espw.Get(ctx, client.ObjectKey{Name: s.box}, &corev1.Namespace{}) == nil
+	})
+	framework.StartSyncer(t, s.srv, espwPath, s.box, "florin", s.wecAPI.Config)
+}
+
+// delivered is the Delivered condition of placement large.
+func (s *largeStack) delivered(t *testing.T) *metav1.Condition {
+	t.Helper()
+	ep := &edgev2alpha1.EdgePlacement{}
+	require.NoError(t, s.wmw.Get(t.Context(), client.ObjectKey{Name: "large"}, ep))
+	return meta.FindStatusCondition(ep.Status.Conditions, placement.ConditionDelivered)
+}
+
 // TestLargeObjects places objects near the API server's size limits to one cluster: a
 // ConfigMap of 1,048,000 bytes arrives exactly and goes again; objects whose wrappers
 // cannot fit are refused with a condition that says so, and the rest of the placement
 // still arrives.
 func TestLargeObjects(t *testing.T) {
-	srv := framework.StartSpaceServer(t)
-	srv.CreateSpaceWithAPI("espw")
-	imw1 := srv.CreateSpaceWithAPI("imw1")
-	srv.CreateSpaceWithAPI("wmw1")
-	wecAPI := framework.StartAPIServer(t)
+	s := newLargeStack(t, framework.StartSpaceServer(t))
 	ctx := t.Context()
-	imw, wmw, espw := srv.Client("root:imw1"), srv.Client("root:wmw1"), srv.Client(espwPath)
-	wec := clientFor(t, wecAPI)
-	florin := framework.EnsureLocation(t, imw, "florin", map[string]string{"env": "prod"})
+	wmw, espw, wec, box := s.wmw, s.espw, s.wec, s.box
 
-	require.NoError(t, wmw.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bulk"}}))
 	crd := fromYAML(t, blobCRD)
 	require.NoError(t, wmw.Create(ctx, crd))
 	framework.Eventually(t, time.Minute, "the space serves blobs", func() bool {
 		got := &apiextensionsv1.CustomResourceDefinition{}
-		return wmw.Get(ctx, client.ObjectKey{Name: crd.GetName()}, got) == nil &&
-			crdEstablished(got)
+		return wmw.Get(ctx, client.ObjectKey{Name: crd.GetName()}, got) == nil && crdEstablished(got)
 	})
 
 	payload := bigText(1_048_000)
@@ -123,25 +169,9 @@ func TestLargeObjects(t *testing.T) {
 	for _, obj := range []client.Object{big, small, page, huge} {
 		require.NoError(t, wmw.Create(ctx, obj), obj.GetName())
 	}
-	require.NoError(t, wmw.Create(ctx, &edgev2alpha1.EdgePlacement{
-		ObjectMeta: metav1.ObjectMeta{Name: "large"},
-		Spec: edgev2alpha1.EdgePlacementSpec{
-			LocationSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"env": "prod"}}},
-			Downsync: []edgev2alpha1.DownsyncObjectTest{
-				{APIGroup: ptr.To(""), Resources: []string{"configmaps"}, Namespaces: []string{"bulk"}},
-				{APIGroup: ptr.To("large.test"), Resources: []string{"blobs"}, Namespaces: []string{"bulk"}},
-			},
-		},
-	}))
-
-	framework.StartController(t, srv, "mailbox-controller", framework.SetupFunc(mailbox.Setup, mailbox.Options{ESPWPath: espwPath, Concurrency: 2}))
-	framework.StartController(t, srv, "kubestellar-where-resolver", framework.SetupFunc(where.Setup, where.Options{Concurrency: 2}))
-	framework.StartController(t, srv, "placement-translator", framework.SetupFunc(placement.Setup, placement.Options{ESPWPath: espwPath, Concurrency: 2}))
-	box := mailbox.Name(imw1.Status.Cluster, florin.UID)
-	framework.Eventually(t, time.Minute, "mailbox "+box+" exists", func() bool {
-		return espw.Get(ctx, client.ObjectKey{Name: box}, &corev1.Namespace{}) == nil
-	})
-	framework.StartSyncer(t, srv, espwPath, box, "florin", wecAPI.Config)
+	s.start(t,
+		edgev2alpha1.DownsyncObjectTest{APIGroup: ptr.To(""), Resources: []string{"configmaps"}, Namespaces: []string{"bulk"}},
+		edgev2alpha1.DownsyncObjectTest{APIGroup: ptr.To("large.test"), Resources: []string{"blobs"}, Namespaces: []string{"bulk"}})
 
 	t.Run("a ConfigMap of 1,048,000 bytes arrives exactly", func(t *testing.T) {
 		got := &corev1.ConfigMap{}
@@ -157,9 +187,7 @@ func TestLargeObjects(t *testing.T) {
 	t.Run("objects whose wrappers cannot fit are refused, by name, size and limit", func(t *testing.T) {
 		var cond *metav1.Condition
 		framework.Eventually(t, 2*time.Minute, "placement large is Delivered False, ObjectTooLarge", func() bool {
-			ep := &edgev2alpha1.EdgePlacement{}
-			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Name: "large"}, ep))
-			cond = meta.FindStatusCondition(ep.Status.Conditions, placement.ConditionDelivered)
+			cond = s.delivered(t)
 			return cond != nil && cond.Status == metav1.ConditionFalse && cond.Reason == placement.ReasonObjectTooLarge &&
 				strings.Contains(cond.Message, "Blob bulk/huge") && strings.Contains(cond.Message, "ConfigMap bulk/page")
 		})
@@ -188,9 +216,7 @@ func TestLargeObjects(t *testing.T) {
 			return wec.Get(ctx, client.ObjectKeyFromObject(page), in) == nil && in.Data["index.html"] == got.Data["index.html"]
 		})
 		framework.Eventually(t, time.Minute, "the condition names only the Blob", func() bool {
-			ep := &edgev2alpha1.EdgePlacement{}
-			require.NoError(t, wmw.Get(ctx, client.ObjectKey{Name: "large"}, ep))
-			c := meta.FindStatusCondition(ep.Status.Conditions, placement.ConditionDelivered)
+			c := s.delivered(t)
 			return c != nil && c.Status == metav1.ConditionFalse && !strings.Contains(c.Message, "bulk/page") && strings.Contains(c.Message, "Blob bulk/huge")
 		})
 	})
@@ -293,6 +319,67 @@ spec:
 			c, w := synced()
 			return c != nil && c.Status == metav1.ConditionTrue && c.Reason == "Applied" && w.Status.ReportedState != nil &&
 				w.Status.ReportedState.Status != nil && strings.Contains(string(w.Status.ReportedState.Status.Raw), "Back-off pulling image")
+		})
+	})
+}
+
+// TestServerRefusesLargeWrappers runs the space server on an etcd that takes at most 1 MiB
+// in one request, less than the wrappers' limits assume: what the server refuses as too
+// large is reported as what cannot fit is, not retried.
+func TestServerRefusesLargeWrappers(t *testing.T) {
+	etcd := framework.StartEtcdCluster(t, filepath.Join(framework.TempDir(t), "etcd"), 1, "--max-request-bytes=1048576")
+	s := newLargeStack(t, framework.StartSpaceServer(t, func(o *server.Options) {
+		o.EtcdServers = etcd.ClientURLs
+		o.EtcdCAFile, o.EtcdCertFile, o.EtcdKeyFile = etcd.CAFile, etcd.CertFile, etcd.KeyFile
+	}))
+	ctx := t.Context()
+	// 480 KiB of HTML: over 1 MiB as JSON, under wrapper.MaxSpecSize.
+	page := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "page", Namespace: "bulk"}, Data: map[string]string{"index.html": markup(480 * 1024)}}
+	small := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "small", Namespace: "bulk"}, Data: map[string]string{"k": "v"}}
+	web := framework.Deployment("web", "bulk")
+	for _, obj := range []client.Object{page, small, web} {
+		require.NoError(t, s.wmw.Create(ctx, obj), obj.GetName())
+	}
+	s.start(t,
+		edgev2alpha1.DownsyncObjectTest{APIGroup: ptr.To(""), Resources: []string{"configmaps"}, Namespaces: []string{"bulk"}},
+		edgev2alpha1.DownsyncObjectTest{APIGroup: ptr.To("apps"), Resources: []string{"deployments"}, Namespaces: []string{"bulk"}})
+
+	t.Run("a wrapper the server refuses is a condition of the placement", func(t *testing.T) {
+		var cond *metav1.Condition
+		framework.Eventually(t, 2*time.Minute, "placement large is Delivered False, ObjectTooLarge", func() bool {
+			cond = s.delivered(t)
+			return cond != nil && cond.Status == metav1.ConditionFalse && cond.Reason == placement.ReasonObjectTooLarge
+		})
+		assert.Regexp(t, `^ConfigMap bulk/page is not delivered to florin: the API server refused its wrapper of 1\d{6} bytes encoded as too large, under the 1310720 bytes assumed to fit \(.*etcdserver: request is too large\); make the object smaller$`, cond.Message)
+		eventuallyExists(t, s.wec, &corev1.ConfigMap{}, "bulk", "small")
+		before := reconcileErrors(t, "placement-translator")
+		framework.Consistently(t, 5*time.Second, "the translator does not retry what the server refused", func() bool {
+			return reconcileErrors(t, "placement-translator") == before
+		})
+	})
+
+	t.Run("a status the server refuses is left out, and Synced says so", func(t *testing.T) {
+		d := &appsv1.Deployment{}
+		framework.Eventually(t, 2*time.Minute, "Deployment web is in the cluster", func() bool {
+			return s.wec.Get(ctx, client.ObjectKey{Namespace: "bulk", Name: "web"}, d) == nil
+		})
+		// Over 1 MiB as JSON, with the rest of the wrapper; under wrapper.MaxSize.
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, UnavailableReplicas: 1,
+			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ImagePullBackOff", Message: markup(480 * 1024)}}}
+		require.NoError(t, s.wec.Status().Update(ctx, d))
+		var cond *metav1.Condition
+		framework.Eventually(t, time.Minute, "Synced True, ReportedStateTooLarge", func() bool {
+			w := findWrapperNamed(t, s.espw, s.box, "web")
+			if w == nil {
+				return false
+			}
+			cond = meta.FindStatusCondition(w.Status.Conditions, syncer.ConditionSynced)
+			return cond != nil && cond.Status == metav1.ConditionTrue && cond.Reason == wrapper.ReasonReportedStateTooLarge
+		})
+		assert.Regexp(t, `^the object is in the cluster as wrapped; its status is not reported: the API server refused the wrapper with its status as too large \(.*etcdserver: request is too large\); the object's status in the cluster must be smaller to be reported$`, cond.Message)
+		before := reconcileErrors(t, "syncer-downsync")
+		framework.Consistently(t, 5*time.Second, "the syncer does not retry", func() bool {
+			return reconcileErrors(t, "syncer-downsync") == before
 		})
 	})
 }
