@@ -13,7 +13,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.CreateNamespace, "create-namespace", o.CreateNamespace, "create the release namespace if it does not exist")
 	fs.BoolVar(&o.Wait, "wait", o.Wait, "wait until KubeStellar is ready, printing progress (at most --timeout)")
 	fs.DurationVar(&up.Timeout, "timeout", up.Timeout, "how long to wait for each Kubernetes operation of Helm and then for readiness")
-	fs.StringVar(&up.DryRunOption, "dry-run", "", "print the rendered manifests and change nothing; --dry-run or --dry-run=client does not contact the cluster, --dry-run=server does")
+	fs.StringVar(&up.DryRunOption, "dry-run", "", "print the rendered manifests and change nothing; as with helm upgrade --install, the cluster is still read (the release's history, the kinds it serves); --dry-run=server also has it validate the objects")
 	fs.Lookup("dry-run").NoOptDefVal = "client"
 	fs.BoolVar(&up.HideSecret, "hide-secret", false, "with --dry-run, leave Secrets out of the manifests")
 	fs.BoolVar(&up.Atomic, "atomic", false, "roll back (or, for a new release, uninstall) when the operation fails; makes Helm itself wait for the objects to be ready")

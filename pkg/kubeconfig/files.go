@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/clientcmd"
+	certutil "k8s.io/client-go/util/cert"
 )
 
 // SwitchDomainArgs are the six arguments of switch-domain and wait-and-switch-domain.
@@ -34,6 +35,11 @@ func SwitchDomainFile(a SwitchDomainArgs) error {
 	caPEM, err := os.ReadFile(a.CAFile)
 	if err != nil {
 		return fmt.Errorf("reading CAFILE: %w", err)
+	}
+	// What goes into the kubeconfig must be a CA clients can load, or every client of the
+	// file written fails later, far from the cause.
+	if _, err := certutil.ParseCertsPEM(caPEM); err != nil {
+		return fmt.Errorf("CAFILE %s: %w; give the PEM file of the CA that signed the server's certificate", a.CAFile, err)
 	}
 	cfg, err := clientcmd.LoadFromFile(a.In)
 	if err != nil {

@@ -77,7 +77,7 @@ func SwitchDomain(cfg *clientcmdapi.Config, contextName, domain, port string, ca
 		return fmt.Errorf("domain %q is not a DNS name or an IP address (give the port separately)", domain)
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n < 1 {
-		return fmt.Errorf("port %q is not a valid port number", port)
+		return fmt.Errorf("port %q is not a valid port number: give a number from 1 to 65535", port)
 	}
 	// A nil entry, which only a config built in code can hold, counts as missing.
 	kctx := cfg.Contexts[contextName]

@@ -56,8 +56,8 @@ func TestSwitchDomain(t *testing.T) {
 	for _, tc := range []struct{ context, domain, port, want string }{
 		{"nope", "d", "443", `context "nope" not found; the kubeconfig has "imw", "other", "root"`},
 		{"root", "", "443", "the domain must not be empty"},
-		{"root", "d", "http", `port "http" is not a valid port number`},
-		{"root", "d", "70000", `port "70000" is not a valid port number`},
+		{"root", "d", "http", `port "http" is not a valid port number: give a number from 1 to 65535`},
+		{"root", "d", "70000", `port "70000" is not a valid port number: give a number from 1 to 65535`},
 	} {
 		err := SwitchDomain(in(), tc.context, tc.domain, tc.port, nil)
 		require.Error(t, err)

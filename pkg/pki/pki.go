@@ -1,7 +1,8 @@
 // Package pki creates and persists the certificates and keys KubeStellar needs: certificate
 // authorities, serving certificates, client certificates and service-account signing keys.
 // Everything is written once and re-used, so that what was handed out stays valid across
-// restarts.
+// restarts. Certificate authorities are never replaced; issued certificates are renewed
+// (issued anew, from the same CA) once two thirds of their validity has passed (Due).
 package pki
 
 import (
@@ -9,6 +10,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
@@ -27,7 +29,8 @@ import (
 const (
 	// CAValidity is how long a certificate authority made here is valid.
 	CAValidity = 10 * 365 * 24 * time.Hour
-	// LeafValidity is how long a certificate issued here is valid.
+	// LeafValidity is how long a certificate issued here is valid unless the issuer asks
+	// for another validity.
 	LeafValidity = 5 * 365 * 24 * time.Hour
 	// clockSkew back-dates certificates so that a slightly slow clock still accepts them.
 	clockSkew = 5 * time.Minute
@@ -78,8 +81,17 @@ func NewCA(commonName string) (*KeyPair, error) {
 	return newKeyPair(cert, key)
 }
 
-// Issue signs a new certificate with the CA.
+// Issue signs a new certificate with the CA, valid for LeafValidity.
 func (kp *KeyPair) Issue(spec CertSpec) (*KeyPair, error) {
+	return kp.IssueFor(spec, LeafValidity)
+}
+
+// IssueFor signs a new certificate with the CA, valid for validity from now (and back-dated
+// a little, for slow clocks).
+func (kp *KeyPair) IssueFor(spec CertSpec, validity time.Duration) (*KeyPair, error) {
+	if validity <= 0 {
+		return nil, fmt.Errorf("certificate %q: validity %s is not positive", spec.CommonName, validity)
+	}
 	key, err := newKey()
 	if err != nil {
 		return nil, err
@@ -95,7 +107,7 @@ func (kp *KeyPair) Issue(spec CertSpec) (*KeyPair, error) {
 		DNSNames:              spec.DNSNames,
 		IPAddresses:           spec.IPs,
 		NotBefore:             now.Add(-clockSkew),
-		NotAfter:              now.Add(LeafValidity),
+		NotAfter:              now.Add(validity),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 	}
@@ -157,20 +169,54 @@ func EnsureCA(certFile, keyFile, commonName string) (*KeyPair, error) {
 	return ensure(certFile, keyFile, func() (*KeyPair, error) { return NewCA(commonName) })
 }
 
-// EnsureIssued loads the certificate stored in the two files when it was signed by ca and
-// covers everything spec asks for; otherwise it issues and stores a new one.
+// EnsureIssued is EnsureIssuedFor with LeafValidity.
 func (kp *KeyPair) EnsureIssued(certFile, keyFile string, spec CertSpec) (*KeyPair, error) {
-	if existing, err := Load(certFile, keyFile); err == nil && kp.signed(existing.Cert) && covers(existing.Cert, spec) {
-		return existing, nil
+	issued, _, err := kp.EnsureIssuedFor(certFile, keyFile, spec, LeafValidity, time.Now())
+	return issued, err
+}
+
+// EnsureIssuedFor loads the certificate stored in the two files when it was signed by the CA,
+// covers everything spec asks for and is not Due at now; otherwise it issues one valid for
+// validity and stores it. renewed says whether it issued one.
+func (kp *KeyPair) EnsureIssuedFor(certFile, keyFile string, spec CertSpec, validity time.Duration, now time.Time) (pair *KeyPair, renewed bool, err error) {
+	if existing, err := Load(certFile, keyFile); err == nil && kp.signed(existing.Cert) && covers(existing.Cert, spec) &&
+		!Due(existing.Cert, validity, now) {
+		return existing, false, nil
 	}
-	issued, err := kp.Issue(spec)
-	if err != nil {
-		return nil, err
+	// Two processes sharing the files (replicas sharing one PKI) may renew at the same
+	// moment; each file is replaced whole, but the certificate of one could end up beside
+	// the key of the other. Reading the pair back catches that, and issuing again mends it.
+	for range 3 {
+		issued, err := kp.IssueFor(spec, validity)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := issued.Write(certFile, keyFile); err != nil {
+			return nil, false, err
+		}
+		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil {
+			return issued, true, nil
+		}
 	}
-	if err := issued.Write(certFile, keyFile); err != nil {
-		return nil, err
-	}
-	return issued, nil
+	return nil, false, fmt.Errorf("%s and %s were changed by someone else while being renewed", certFile, keyFile)
+}
+
+// RenewalFraction is the part of a certificate's validity after which it is renewed: what
+// is left (a third) leaves every user of the files time to pick the new one up.
+const RenewalFraction = 2.0 / 3
+
+// RenewAt is when a certificate issued for validity is renewed: once RenewalFraction of
+// validity has passed since it was issued, that is when less than the rest is left before
+// it expires. It is counted back from NotAfter, so that the back-dating of NotBefore does not
+// count; a certificate issued earlier for a longer validity is renewed when a third of the
+// validity asked now is left.
+func RenewAt(cert *x509.Certificate, validity time.Duration) time.Time {
+	return cert.NotAfter.Add(-time.Duration(float64(validity) * (1 - RenewalFraction)))
+}
+
+// Due says whether a certificate issued for validity is to be renewed at now.
+func Due(cert *x509.Certificate, validity time.Duration, now time.Time) bool {
+	return !now.Before(RenewAt(cert, validity))
 }
 
 func ensure(certFile, keyFile string, create func() (*KeyPair, error)) (*KeyPair, error) {
@@ -195,12 +241,9 @@ func (kp *KeyPair) signed(cert *x509.Certificate) bool {
 	return cert.CheckSignatureFrom(kp.Cert) == nil
 }
 
-// covers says whether cert is still good for spec: same subject, all names, not expiring soon.
+// covers says whether cert is still good for spec: same subject, all names.
 func covers(cert *x509.Certificate, spec CertSpec) bool {
 	if cert.Subject.CommonName != spec.CommonName || !slices.Equal(cert.Subject.Organization, spec.Organization) {
-		return false
-	}
-	if time.Until(cert.NotAfter) < 30*24*time.Hour {
 		return false
 	}
 	for _, name := range spec.DNSNames {
@@ -241,8 +284,13 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// writeFileAtomic writes through a temporary file and a rename, so a crash never leaves a
-// half-written certificate or key behind.
+// WriteFileAtomic writes through a temporary file and a rename, so that a crash never leaves a
+// half-written certificate, key or kubeconfig behind, and a reader sees the old content or the
+// new, never part of either.
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+	return writeFileAtomic(path, data, mode)
+}
+
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating directory for %s: %w", path, err)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -82,4 +83,39 @@ func TestLoadRoundTrip(t *testing.T) {
 
 	_, err = Load(filepath.Join(dir, "missing.crt"), filepath.Join(dir, "ca.key"))
 	assert.ErrorContains(t, err, "missing.crt")
+}
+
+func TestEnsureIssuedForRenewsOnceTwoThirdsHavePassed(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := NewCA("test-ca")
+	require.NoError(t, err)
+	cert, key := filepath.Join(dir, "c.crt"), filepath.Join(dir, "c.key")
+	spec := CertSpec{CommonName: "client", Usage: ClientUsage}
+	validity := 90 * time.Minute
+	start := time.Now()
+
+	first, renewed, err := ca.EnsureIssuedFor(cert, key, spec, validity, start)
+	require.NoError(t, err)
+	assert.True(t, renewed, "a missing certificate is issued")
+	assert.WithinDuration(t, start.Add(validity), first.Cert.NotAfter, time.Minute)
+	assert.WithinDuration(t, start.Add(60*time.Minute), RenewAt(first.Cert, validity), time.Minute)
+
+	kept, renewed, err := ca.EnsureIssuedFor(cert, key, spec, validity, start.Add(59*time.Minute))
+	require.NoError(t, err)
+	assert.False(t, renewed, "before two thirds of the validity the certificate is kept")
+	assert.Equal(t, first.CertPEM, kept.CertPEM)
+
+	next, renewed, err := ca.EnsureIssuedFor(cert, key, spec, validity, start.Add(61*time.Minute))
+	require.NoError(t, err)
+	assert.True(t, renewed, "after two thirds of the validity the certificate is renewed")
+	assert.NotEqual(t, first.Cert.SerialNumber, next.Cert.SerialNumber)
+	assert.NoError(t, next.Cert.CheckSignatureFrom(ca.Cert), "by the same CA")
+	onDisk, err := Load(cert, key)
+	require.NoError(t, err)
+	assert.Equal(t, next.CertPEM, onDisk.CertPEM, "in the same files")
+
+	long, err := ca.Issue(spec)
+	require.NoError(t, err)
+	assert.False(t, Due(long.Cert, LeafValidity, time.Now()))
+	assert.True(t, Due(long.Cert, LeafValidity, time.Now().Add(LeafValidity*2/3+time.Hour)))
 }

@@ -55,6 +55,11 @@ func Customize(obj *unstructured.Unstructured, replacements []edgev2alpha1.Repla
 		if err != nil {
 			return fmt.Errorf("replacements[%d].path %q: %w", i, r.Path, err)
 		}
+		// The wrapper, the destination's copy and the status that comes back are all found by
+		// the object's identity, so a replacement may not change it.
+		if before, after := identityOf(doc), identityOf(next); before != after {
+			return fmt.Errorf("replacements[%d].path %q changes the object's identity (%s to %s): a Customizer may not change apiVersion, kind, metadata.name or metadata.namespace", i, r.Path, before, after)
+		}
 		doc = next
 	}
 	out := map[string]any{}
@@ -63,6 +68,27 @@ func Customize(obj *unstructured.Unstructured, replacements []edgev2alpha1.Repla
 	}
 	obj.Object = out
 	return nil
+}
+
+// identity is what names an object: its apiVersion, kind, namespace and name.
+type identity struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Namespace string `json:"namespace"`
+		Name      string `json:"name"`
+	} `json:"metadata"`
+}
+
+func (id identity) String() string {
+	return fmt.Sprintf("%s %s %s/%s", id.APIVersion, id.Kind, id.Metadata.Namespace, id.Metadata.Name)
+}
+
+// identityOf reads the identity of a JSON object; what does not decode has the zero identity.
+func identityOf(doc []byte) identity {
+	var id identity
+	_ = json.Unmarshal(doc, &id)
+	return id
 }
 
 func applyOp(doc []byte, op, pointer string, value []byte) ([]byte, error) {

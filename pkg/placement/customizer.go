@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
 	"github.com/kubestellar/kubestellar/pkg/multicluster"
@@ -37,6 +38,9 @@ func (t *Translator) customize(ctx context.Context, space *multicluster.Cluster,
 		key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}
 		if ns, n, ok := strings.Cut(name, "/"); ok {
 			key = types.NamespacedName{Namespace: ns, Name: n}
+		}
+		if err := validCustomizerRef(key); err != nil {
+			return nil, fmt.Errorf("annotation %s %q: %w; give NAME (a Customizer in the object's namespace) or NAMESPACE/NAME", AnnotationCustomizer, name, err)
 		}
 		if key.Namespace == "" {
 			return nil, fmt.Errorf("customizer %q: a cluster-scoped object must name its Customizer as namespace/name", name)
@@ -78,3 +82,17 @@ func (t *Translator) locationParams(ctx context.Context, dest edgev2alpha1.Singl
 }
 
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// validCustomizerRef checks that key can name a Customizer: a namespace that is a DNS label
+// (or none yet, for a cluster-scoped object) and a name that is a DNS subdomain.
+func validCustomizerRef(key types.NamespacedName) error {
+	if key.Namespace != "" {
+		if errs := validation.IsDNS1123Label(key.Namespace); len(errs) > 0 {
+			return fmt.Errorf("namespace %q: %s", key.Namespace, strings.Join(errs, "; "))
+		}
+	}
+	if errs := validation.IsDNS1123Subdomain(key.Name); len(errs) > 0 {
+		return fmt.Errorf("name %q: %s", key.Name, strings.Join(errs, "; "))
+	}
+	return nil
+}

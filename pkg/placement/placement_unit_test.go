@@ -105,7 +105,7 @@ func TestCustomize(t *testing.T) {
 		return obj(t, `
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: d, namespace: n, annotations: {note: "100%% for %(env)"}}
+metadata: {name: d, namespace: "n", annotations: {note: "100%% for %(env)"}}
 spec:
   replicas: 1
   template:
@@ -155,6 +155,11 @@ spec:
 		{repl("$.metadata[0]", `"x"`), "[0] is an index, but $['metadata'] is an object: name a field instead"},
 		{repl("[0]", `"x"`), "[0] is an index, but the top level is an object"},
 		{repl("$.spec.template.spec.containers.0.image", `"x"`), `"0" is a field, but $['spec']['template']['spec']['containers'] is a list: use an index such as [0]`},
+		{repl("$.metadata.name", `"other"`), `replacements[0].path "$.metadata.name" changes the object's identity (apps/v1 Deployment n/d to apps/v1 Deployment n/other)`},
+		{repl("$.metadata.namespace", `"m"`), "a Customizer may not change apiVersion, kind, metadata.name or metadata.namespace"},
+		{repl("$.metadata", `{"name": "d"}`), "changes the object's identity"},
+		{repl("$.kind", `"StatefulSet"`), "changes the object's identity"},
+		{repl("$.apiVersion", `"apps/v2"`), "changes the object's identity"},
 	} {
 		err := Customize(deployment(), []edgev2alpha1.Replacement{tc.r}, true, params)
 		require.Error(t, err, tc.r.Path)

@@ -3,6 +3,7 @@ package placement
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kubestellar/kubestellar/pkg/wrapper"
@@ -24,6 +25,9 @@ const ConditionDelivered = "Delivered"
 
 // The reasons of a False Delivered condition.
 const (
+	// ReasonInvalidDownsync: a selector of spec.downsync does not parse, so it selects
+	// nothing; the message names it.
+	ReasonInvalidDownsync = "InvalidDownsync"
 	// ReasonCustomizationFailed: an object could not be customized for a destination.
 	ReasonCustomizationFailed = "CustomizationFailed"
 	// ReasonObjectTooLarge: an object's wrapper would not fit in the API server
@@ -32,6 +36,26 @@ const (
 	// ReasonDeliveryFailed: objects failed for more than one of those reasons.
 	ReasonDeliveryFailed = "DeliveryFailed"
 )
+
+// maxConditionMessage bounds a condition message; the API allows 32768 bytes.
+const maxConditionMessage = 4000
+
+// invalidDownsync names the selectors of spec.downsync that do not parse, each with its
+// error. Such a selector matches nothing (anySelectorMatches), which the user must be told.
+func invalidDownsync(ep *edgev2alpha1.EdgePlacement) []string {
+	var out []string
+	for i, test := range ep.Spec.Downsync {
+		for field, selectors := range map[string][]metav1.LabelSelector{"namespaceSelectors": test.NamespaceSelectors, "labelSelectors": test.LabelSelectors} {
+			for j := range selectors {
+				if _, err := where.CompileLabelSelector(&selectors[j]); err != nil {
+					out = append(out, fmt.Sprintf("spec.downsync[%d].%s[%d]: %v", i, field, j, err))
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // reconcilePlacement keeps the space's workload watches in line with its placements, has every
 // object the space's placements touch looked at again, and reports on the placement.
@@ -58,7 +82,10 @@ func (t *Translator) reconcilePlacement(ctx context.Context, req multicluster.Re
 	}
 	cond := metav1.Condition{Type: ConditionDelivered, Status: metav1.ConditionTrue, Reason: "Delivered",
 		Message: "every selected object is in the mailboxes of its destinations", ObservedGeneration: ep.Generation}
-	if problems := t.problemsOf(space.Name, ep.Name); len(problems) > 0 {
+	if invalid := invalidDownsync(ep); len(invalid) > 0 {
+		cond.Status, cond.Reason = metav1.ConditionFalse, ReasonInvalidDownsync
+		cond.Message = strings.Join(invalid, "; ") + "; an invalid selector selects nothing: correct it"
+	} else if problems := t.problemsOf(space.Name, ep.Name); len(problems) > 0 {
 		cond.Status, cond.Reason = metav1.ConditionFalse, problems[0].Reason
 		messages := make([]string, len(problems))
 		for i, p := range problems {
@@ -68,9 +95,9 @@ func (t *Translator) reconcilePlacement(ctx context.Context, req multicluster.Re
 			}
 		}
 		cond.Message = strings.Join(messages, "; ")
-		if len(cond.Message) > 4000 {
-			cond.Message = cond.Message[:4000] + " ..."
-		}
+	}
+	if len(cond.Message) > maxConditionMessage {
+		cond.Message = cond.Message[:maxConditionMessage] + " ..."
 	}
 	old := findCondition(ep, cond.Type)
 	if old != nil && old.Status == cond.Status && old.Message == cond.Message && old.ObservedGeneration == cond.ObservedGeneration {

@@ -50,8 +50,18 @@ func (f *Flags) Options() (Options, error) {
 	if f.FromKubeconfig == "" {
 		return Options{}, errors.New("--from-kubeconfig is required: the kubeconfig for this cluster's mailbox")
 	}
-	if f.QPS <= 0 || f.Burst < 1 || f.Concurrency < 1 {
-		return Options{}, errors.New("--qps, --burst and --concurrency must be positive")
+	var bad []error
+	if f.QPS <= 0 {
+		bad = append(bad, fmt.Errorf("--qps %v must be positive", f.QPS))
+	}
+	if f.Burst < 1 {
+		bad = append(bad, fmt.Errorf("--burst %d must be at least 1", f.Burst))
+	}
+	if f.Concurrency < 1 {
+		bad = append(bad, fmt.Errorf("--concurrency %d must be at least 1", f.Concurrency))
+	}
+	if len(bad) > 0 {
+		return Options{}, errors.Join(bad...)
 	}
 	from := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: f.FromKubeconfig},

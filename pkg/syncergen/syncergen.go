@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,9 +136,12 @@ var BaseRules = []rbacv1.PolicyRule{
 // objects and CRDs included.
 var allRules = []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}}}
 
+// syncerVerbs are the verbs a rule given to ReadRules may name: those the syncer uses, and "*".
+var syncerVerbs = []string{"*", "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
+
 // ReadRules reads the rules of a narrower syncer ClusterRole from YAML: a ClusterRole, or any
-// document with its rules field. Each rule must name verbs and either resources (with API
-// groups) or non-resource URLs.
+// document with its rules field. Each rule must name verbs the syncer uses and either
+// resources (with API groups) or non-resource URLs.
 func ReadRules(data []byte, source string) ([]rbacv1.PolicyRule, error) {
 	var doc struct {
 		Rules []rbacv1.PolicyRule `json:"rules"`
@@ -156,6 +160,11 @@ func ReadRules(data []byte, source string) ([]rbacv1.PolicyRule, error) {
 			return nil, fmt.Errorf("%s: rules[%d] names no resources and no nonResourceURLs", source, i)
 		case len(r.Resources) > 0 && len(r.APIGroups) == 0:
 			return nil, fmt.Errorf("%s: rules[%d].apiGroups is empty; \"\" is the core group", source, i)
+		}
+		for _, v := range r.Verbs {
+			if !slices.Contains(syncerVerbs, v) {
+				return nil, fmt.Errorf("%s: rules[%d].verbs: %q is not a verb the syncer uses; give some of %s, or \"*\"", source, i, v, strings.Join(syncerVerbs[1:], ", "))
+			}
 		}
 	}
 	return doc.Rules, nil

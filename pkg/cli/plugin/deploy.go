@@ -47,6 +47,8 @@ the core with helm delete kubestellar (with the same namespace).`,
   kubectl kubestellar deploy --external-endpoint ks.example.com:443 --dry-run > kubestellar.yaml`,
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			// The flags parsed; what is wrong from here on is said without the usage.
+			cmd.SilenceUsage = true
 			o.OpenShift = openShift.Value
 			return deploy.ValidateEndpoint(o.ExternalEndpoint, o.OpenShift)
 		},

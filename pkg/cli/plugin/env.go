@@ -46,11 +46,31 @@ func (e *env) addTrace(cmd *cobra.Command) {
 
 // spaces returns a client for the space server the kubeconfig reaches, and the current path.
 func (e *env) spaces() (*spaces.Client, string, error) {
-	cfg, err := e.flags.ToRESTConfig()
+	cfg, err := e.restConfig()
 	if err != nil {
 		return nil, "", err
 	}
 	return spaces.NewClient(cfg)
+}
+
+// restConfig is the client configuration the kubeconfig and the flags give. A kubeconfig
+// with no context is an error naming it, not client-go's fall-back to http://localhost:8080,
+// unless the command runs in a pod, where the pod's own configuration is meant.
+func (e *env) restConfig() (*rest.Config, error) {
+	raw, err := e.flags.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return nil, err
+	}
+	given := func(s *string) bool { return s != nil && *s != "" }
+	if raw.CurrentContext == "" && !given(e.flags.Context) && !given(e.flags.APIServer) && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		which := "the kubeconfig ($KUBECONFIG, else ~/.kube/config)"
+		if given(e.flags.KubeConfig) {
+			which = "--kubeconfig " + *e.flags.KubeConfig
+		}
+		return nil, fmt.Errorf("%s has no current context: give a kubeconfig that reaches the KubeStellar space server, "+
+			"such as the one kubectl kubestellar get-external-kubeconfig writes, or name a context with --context", which)
+	}
+	return e.flags.ToRESTConfig()
 }
 
 // clientFor returns a client for the space at path.

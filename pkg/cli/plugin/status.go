@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 
 	"github.com/kubestellar/kubestellar/pkg/placement"
 	"github.com/kubestellar/kubestellar/pkg/spaces"
@@ -45,7 +46,11 @@ not be delivered, a Conflict: another placement sending an object to the same cl
 other content, or the cluster having it already) follow the table. The exit status is 1 when an object failed or a placement
 has a problem, 0 otherwise. -o json or -o yaml print the same as a structured report; new
 fields may be added, none is renamed. --watch prints the report again whenever it changes,
-until interrupted.`,
+until interrupted.
+
+A warning (on standard error) precedes the report when a certificate the command sees expires
+within 30 days: the client certificate of your kubeconfig, or the serving certificate of the
+space server. It gives the date and what to do; nothing is printed when all is well.`,
 		Example: "  kubectl kubestellar ws root:wmw1\n  kubectl kubestellar status\n" +
 			"  kubectl kubestellar status edge-placement-c --wmw wmw1 -o yaml\n  kubectl kubestellar status --watch",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -62,6 +67,7 @@ until interrupted.`,
 				return fmt.Errorf("--espw %q: %w", espw, err)
 			}
 			e.step("status of %v in %s", args, path)
+			e.warnOfCertificates(cmd.Context(), c.Config(path))
 			collect := func(ctx context.Context) (*status.Report, error) {
 				return status.Collect(ctx, c, path, espwPath, args)
 			}
@@ -84,6 +90,20 @@ until interrupted.`,
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "print the report again whenever it changes, until interrupted")
 	e.addTrace(cmd)
 	return cmd
+}
+
+// warnOfCertificates prints a warning for each certificate the client sees that expires soon.
+// Not being able to look is no reason to fail the command: the report says what is wrong
+// with the connection, and --trace says why the certificates could not be checked.
+func (e *env) warnOfCertificates(ctx context.Context, cfg *rest.Config) {
+	warnings, err := status.CheckCertificates(ctx, cfg, time.Now())
+	if err != nil {
+		e.step("checking certificates: %v", err)
+		return
+	}
+	if err := status.WriteCertificateWarnings(e.streams.ErrOut, warnings); err != nil {
+		e.step("printing certificate warnings: %v", err)
+	}
 }
 
 // watchStatus prints the report, then again whenever it changes; when interrupted, its

@@ -14,8 +14,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/kubestellar/kubestellar/pkg/pki"
 )
 
 // Options configure the space server.
@@ -51,15 +54,26 @@ type Options struct {
 	KubeAPIServer, KubeControllerManager string
 	// SpaceVerbosity is the -v level of the spaces' upstream programs.
 	SpaceVerbosity int
+	// CertificateValidity is how long the certificates the server issues are valid (its CAs
+	// are valid for pki.CAValidity and never replaced); each is renewed once two thirds of it
+	// have passed.
+	CertificateValidity time.Duration
+	// MetricsBindAddress, when set, is where /metrics is served over plain HTTP, without
+	// authentication; "" (the default) serves none.
+	MetricsBindAddress string
 
 	// beforeResume, when set, runs before the spaces declared earlier are resumed; tests
 	// use it to hold the server in that state.
 	beforeResume func(ctx context.Context)
 }
 
+// MinCertificateValidity is the shortest --certificate-validity: renewal, a third of it before
+// expiry, must leave the users of a certificate time to load the new one.
+const MinCertificateValidity = 30 * time.Second
+
 // NewOptions returns the defaults.
 func NewOptions() *Options {
-	return &Options{RootDir: ".kubestellar", BindAddress: "0.0.0.0", SecurePort: 6443}
+	return &Options{RootDir: ".kubestellar", BindAddress: "0.0.0.0", SecurePort: 6443, CertificateValidity: pki.LeafValidity}
 }
 
 // AddFlags registers the options as flags.
@@ -90,6 +104,12 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.KubeControllerManager, "kube-controller-manager", o.KubeControllerManager,
 		"Path of the kube-controller-manager binary (default: beside this program, else on PATH)")
 	fs.IntVar(&o.SpaceVerbosity, "space-v", o.SpaceVerbosity, "Log verbosity of the spaces' kube-apiserver and kube-controller-manager")
+	fs.DurationVar(&o.CertificateValidity, "certificate-validity", o.CertificateValidity,
+		"How long the serving and client certificates the server issues are valid (not its CAs, which are never replaced); "+
+			"each is renewed, without a restart, once two thirds of it have passed. Short values are for tests: "+
+			"below 15m, clients that reload certificates every 5 minutes (client-go) can be refused for a moment")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress,
+		"Address ([host]:port) serving /metrics over plain HTTP without authentication, so keep it on 127.0.0.1; empty for none")
 }
 
 // Complete fills in what the defaults leave open: absolute paths and the binaries.
@@ -147,6 +167,14 @@ func (o *Options) Validate() error {
 	}
 	if o.RootReplica != "" && o.RootReplica != o.Replica && o.Peers[o.RootReplica] == "" {
 		errs = append(errs, fmt.Errorf("--root-replica %s is another replica: give its address with --peer %s=https://host:port", o.RootReplica, o.RootReplica))
+	}
+	if o.CertificateValidity < MinCertificateValidity {
+		errs = append(errs, fmt.Errorf("--certificate-validity %s is shorter than %s", o.CertificateValidity, MinCertificateValidity))
+	}
+	if o.MetricsBindAddress != "" {
+		if _, _, err := net.SplitHostPort(o.MetricsBindAddress); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-bind-address %q: give [host]:port: %w", o.MetricsBindAddress, err))
+		}
 	}
 	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
 		errs = append(errs, errors.New("--etcd-certfile and --etcd-keyfile must be given together"))

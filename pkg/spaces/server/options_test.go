@@ -2,10 +2,13 @@ package server
 
 import (
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kubestellar/kubestellar/pkg/pki"
 )
 
 func TestReplicaFlags(t *testing.T) {
@@ -38,4 +41,26 @@ func TestReplicaFlags(t *testing.T) {
 		require.Error(t, err, "%v", tc.args)
 		assert.Contains(t, err.Error(), tc.want, "%v", tc.args)
 	}
+}
+
+func TestCertificateFlags(t *testing.T) {
+	parse := func(args ...string) *Options {
+		t.Helper()
+		o := NewOptions()
+		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+		o.AddFlags(fs)
+		require.NoError(t, fs.Parse(args))
+		return o
+	}
+	assert.Equal(t, pki.LeafValidity, parse().CertificateValidity, "the default lifetime is unchanged")
+	o := parse("--certificate-validity", "90s", "--metrics-bind-address", "127.0.0.1:10210")
+	require.NoError(t, o.Validate())
+	assert.Equal(t, 90*time.Second, o.CertificateValidity)
+
+	err := parse("--certificate-validity", "10s").Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--certificate-validity 10s is shorter than 30s")
+	err = parse("--metrics-bind-address", "10210").Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `--metrics-bind-address "10210": give [host]:port`)
 }

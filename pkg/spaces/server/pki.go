@@ -1,12 +1,16 @@
 package server
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
+
+	"k8s.io/client-go/rest"
 
 	"github.com/kubestellar/kubestellar/pkg/pki"
 )
@@ -36,6 +40,32 @@ type PKI struct {
 	// FrontProxyCA issues FrontProxy; replicas accept asserted identities from its holders.
 	FrontProxyCA *pki.KeyPair
 	Admin        *pki.KeyPair
+
+	// validity is how long the certificates issued here are valid.
+	validity time.Duration
+	// cas and leaves are every CA and every certificate issued here, the leaves being kept
+	// renewed by the certRenewer.
+	cas    []namedCA
+	leaves []*leaf
+}
+
+// namedCA is a certificate authority with the name its metrics carry.
+type namedCA struct {
+	name string
+	pair *pki.KeyPair
+	file string
+}
+
+// leaf is a certificate the server issues and renews: what it is, who signs it, where it is.
+type leaf struct {
+	// name identifies it in logs and metrics.
+	name              string
+	ca                *pki.KeyPair
+	certFile, keyFile string
+	spec              pki.CertSpec
+	// current is the certificate last seen in the files; after start only the renewer
+	// touches it.
+	current *x509.Certificate
 }
 
 // Paths of the files in the layout.
@@ -56,54 +86,94 @@ func (p *PKI) etcdServerCert() string        { return p.internal("etcd-server.cr
 func (p *PKI) etcdServerKey() string         { return p.internal("etcd-server.key") }
 func (p *PKI) etcdClientCert() string        { return p.internal("etcd-client.crt") }
 func (p *PKI) etcdClientKey() string         { return p.internal("etcd-client.key") }
+func (p *PKI) adminCert() string             { return filepath.Join(p.Dir, "clients", "admin.crt") }
+func (p *PKI) adminKey() string              { return filepath.Join(p.Dir, "clients", "admin.key") }
+func (p *PKI) webhookServingCert() string    { return p.internal("webhook-serving.crt") }
+func (p *PKI) webhookServingKey() string     { return p.internal("webhook-serving.key") }
+func (p *PKI) componentCert(component string) string {
+	return filepath.Join(p.Dir, "clients", component+".crt")
+}
+func (p *PKI) componentKey(component string) string {
+	return filepath.Join(p.Dir, "clients", component+".key")
+}
 
-// ensurePKI loads the server's PKI, making whatever is missing. The CA is made once and
-// never replaced; certificates are re-issued only when they no longer cover what is asked.
-func ensurePKI(dir string, servingNames []string) (*PKI, error) {
-	p := &PKI{Dir: dir}
+// adminTLS is the TLS client configuration of the server's own clients, as the administrator.
+// The certificate is read from its files, so that client-go follows its renewal.
+func (p *PKI) adminTLS() rest.TLSClientConfig {
+	return rest.TLSClientConfig{CAData: p.CA.CertPEM, CertFile: p.adminCert(), KeyFile: p.adminKey()}
+}
+
+// ensureCA loads or makes a CA and records it.
+func (p *PKI) ensureCA(name, certFile, keyFile, commonName string) (*pki.KeyPair, error) {
+	ca, err := pki.EnsureCA(certFile, keyFile, commonName)
+	if err != nil {
+		return nil, err
+	}
+	p.cas = append(p.cas, namedCA{name: name, pair: ca, file: certFile})
+	return ca, nil
+}
+
+// ensureLeaf loads, issuing it when missing, no longer covering spec or due for renewal, a
+// certificate, and records it for renewal.
+func (p *PKI) ensureLeaf(name string, ca *pki.KeyPair, certFile, keyFile string, spec pki.CertSpec) (*pki.KeyPair, error) {
+	l := &leaf{name: name, ca: ca, certFile: certFile, keyFile: keyFile, spec: spec}
+	pair, _, err := ca.EnsureIssuedFor(certFile, keyFile, spec, p.validity, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	l.current = pair.Cert
+	p.leaves = append(p.leaves, l)
+	return pair, nil
+}
+
+// ensurePKI loads the server's PKI, making whatever is missing. The CAs are made once and
+// never replaced; certificates are issued valid for validity, and issued anew when they no
+// longer cover what is asked or are due for renewal (see pki.Due).
+func ensurePKI(dir string, servingNames []string, validity time.Duration) (*PKI, error) {
+	p := &PKI{Dir: dir, validity: validity}
 	var err error
-	if p.CA, err = pki.EnsureCA(p.caCert(), p.caKey(), "kubestellar-ca"); err != nil {
+	if p.CA, err = p.ensureCA("ca", p.caCert(), p.caKey(), "kubestellar-ca"); err != nil {
 		return nil, fmt.Errorf("server CA: %w", err)
 	}
 	dns, ips := splitNames(servingNames)
-	if _, err := p.CA.EnsureIssued(p.issued(servingCertName), p.private(servingCertName),
+	if _, err := p.ensureLeaf("serving", p.CA, p.issued(servingCertName), p.private(servingCertName),
 		pki.CertSpec{CommonName: "kubestellar", DNSNames: dns, IPs: ips, Usage: pki.ServerUsage}); err != nil {
 		return nil, fmt.Errorf("serving certificate: %w", err)
 	}
-	if _, err := p.CA.EnsureIssued(p.loopbackServingCert(), p.loopbackServingKey(), pki.CertSpec{
+	if _, err := p.ensureLeaf("space-apiserver-serving", p.CA, p.loopbackServingCert(), p.loopbackServingKey(), pki.CertSpec{
 		CommonName: "kubestellar-space-apiserver", DNSNames: []string{"localhost"},
 		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.ServerUsage,
 	}); err != nil {
 		return nil, fmt.Errorf("space API server serving certificate: %w", err)
 	}
-	if p.Admin, err = p.CA.EnsureIssued(filepath.Join(dir, "clients", "admin.crt"), filepath.Join(dir, "clients", "admin.key"),
+	if p.Admin, err = p.ensureLeaf(adminLeaf, p.CA, p.adminCert(), p.adminKey(),
 		pki.CertSpec{CommonName: AdminUser, Organization: []string{"system:masters"}, Usage: pki.ClientUsage}); err != nil {
 		return nil, fmt.Errorf("admin client certificate: %w", err)
 	}
-	if _, err := p.CA.EnsureIssued(p.controllerManagerCert(), p.controllerManagerKey(),
+	if _, err := p.ensureLeaf("kube-controller-manager", p.CA, p.controllerManagerCert(), p.controllerManagerKey(),
 		pki.CertSpec{CommonName: ControllerManagerUser, Usage: pki.ClientUsage}); err != nil {
 		return nil, fmt.Errorf("controller manager client certificate: %w", err)
 	}
 
 	// The front proxy's request-header identity and etcd have CAs of their own, so that no
 	// certificate handed to users can assert identities or reach the storage.
-	if p.FrontProxyCA, err = pki.EnsureCA(p.frontProxyCACert(), p.internal("front-proxy-ca.key"), "kubestellar-front-proxy-ca"); err != nil {
+	if p.FrontProxyCA, err = p.ensureCA("front-proxy-ca", p.frontProxyCACert(), p.internal("front-proxy-ca.key"), "kubestellar-front-proxy-ca"); err != nil {
 		return nil, fmt.Errorf("front proxy CA: %w", err)
 	}
-	if p.FrontProxy, err = p.FrontProxyCA.EnsureIssued(p.frontProxyClientCert(), p.frontProxyClientKey(),
+	if p.FrontProxy, err = p.ensureLeaf("front-proxy-client", p.FrontProxyCA, p.frontProxyClientCert(), p.frontProxyClientKey(),
 		pki.CertSpec{CommonName: FrontProxyUser, Usage: pki.ClientUsage}); err != nil {
 		return nil, fmt.Errorf("front proxy client certificate: %w", err)
 	}
-	etcdCA, err := pki.EnsureCA(p.etcdCACert(), p.internal("etcd-ca.key"), "kubestellar-etcd-ca")
+	etcdCA, err := p.ensureCA("etcd-ca", p.etcdCACert(), p.internal("etcd-ca.key"), "kubestellar-etcd-ca")
 	if err != nil {
 		return nil, fmt.Errorf("etcd CA: %w", err)
 	}
-	if _, err := etcdCA.EnsureIssued(p.etcdServerCert(), p.etcdServerKey(), pki.CertSpec{
+	if _, err := p.ensureLeaf("etcd-server", etcdCA, p.etcdServerCert(), p.etcdServerKey(), pki.CertSpec{
 		CommonName: "kubestellar-etcd", DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.ServerUsage,
 	}); err != nil {
 		return nil, fmt.Errorf("etcd serving certificate: %w", err)
 	}
-	if _, err := etcdCA.EnsureIssued(p.etcdClientCert(), p.etcdClientKey(),
+	if _, err := p.ensureLeaf("etcd-client", etcdCA, p.etcdClientCert(), p.etcdClientKey(),
 		pki.CertSpec{CommonName: "kubestellar-etcd-client", Usage: pki.ClientUsage}); err != nil {
 		return nil, fmt.Errorf("etcd client certificate: %w", err)
 	}
@@ -138,7 +208,7 @@ func splitNames(names []string) (dns []string, ips []net.IP) {
 // ensureWebhookServing loads, issuing it from the server CA when missing, the serving
 // certificate of the admission webhook server that the spaces' API servers call on loopback.
 func ensureWebhookServing(p *PKI) (*pki.KeyPair, error) {
-	pair, err := p.CA.EnsureIssued(p.internal("webhook-serving.crt"), p.internal("webhook-serving.key"), pki.CertSpec{
+	pair, err := p.ensureLeaf("webhook-serving", p.CA, p.webhookServingCert(), p.webhookServingKey(), pki.CertSpec{
 		CommonName: "kubestellar-webhook", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.ServerUsage,
 	})
 	if err != nil {
@@ -221,7 +291,7 @@ func IdentityKubeconfig(rootDir, component string) string {
 func ensureIdentities(p *PKI) (map[string]*pki.KeyPair, error) {
 	out := map[string]*pki.KeyPair{}
 	for _, component := range Components() {
-		pair, err := p.CA.EnsureIssued(filepath.Join(p.Dir, "clients", component+".crt"), filepath.Join(p.Dir, "clients", component+".key"),
+		pair, err := p.ensureLeaf(identityLeafPrefix+component, p.CA, p.componentCert(component), p.componentKey(component),
 			pki.CertSpec{CommonName: ComponentUser(component), Organization: []string{ControllersGroup}, Usage: pki.ClientUsage})
 		if err != nil {
 			return nil, fmt.Errorf("client certificate of %s: %w", component, err)

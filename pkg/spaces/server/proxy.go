@@ -65,19 +65,26 @@ type backend struct {
 	path string
 }
 
-func newFrontProxy(r router, clientCA *x509.CertPool, frontProxyCert tls.Certificate, backendCA *x509.CertPool, ready func() error) *frontProxy {
+// newFrontProxy makes the front proxy. frontProxyCert is the client certificate presented
+// with asserted identities; it is read from its files, and the proxy changes to a renewed one
+// when reloadClientCert is called.
+func newFrontProxy(r router, clientCA *x509.CertPool, frontProxyCert *fileCert, backendCA *x509.CertPool, ready func() error) (f *frontProxy, reloadClientCert func() error) {
+	withCert := newRotatingTransport(frontProxyCert, func(cert tls.Certificate) *http.Transport {
+		return newBackendTransport(backendCA, []tls.Certificate{cert})
+	})
 	return &frontProxy{
 		router: r,
 		authn: x509request.New(x509.VerifyOptions{Roots: clientCA, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
 			x509request.CommonNameUserConversion),
 		ready:   ready,
-		asProxy: newReverseProxy(backendCA, []tls.Certificate{frontProxyCert}),
-		direct:  newReverseProxy(backendCA, nil),
-	}
+		asProxy: newReverseProxy(withCert),
+		direct:  newReverseProxy(newBackendTransport(backendCA, nil)),
+	}, withCert.reload
 }
 
-func newReverseProxy(backendCA *x509.CertPool, clientCerts []tls.Certificate) *httputil.ReverseProxy {
-	rt := &http.Transport{
+// newBackendTransport is the transport to the spaces' API servers.
+func newBackendTransport(backendCA *x509.CertPool, clientCerts []tls.Certificate) *http.Transport {
+	return &http.Transport{
 		TLSClientConfig: &tls.Config{
 			RootCAs:      backendCA,
 			Certificates: clientCerts,
@@ -88,6 +95,9 @@ func newReverseProxy(backendCA *x509.CertPool, clientCerts []tls.Certificate) *h
 		IdleConnTimeout:     90 * time.Second,
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 	}
+}
+
+func newReverseProxy(rt http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			b := pr.In.Context().Value(backendKey{}).(backend)

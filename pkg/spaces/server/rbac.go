@@ -195,7 +195,7 @@ func ensureSpaceRBAC(ctx context.Context, p *PKI, path, role string, state runne
 	}
 	cfg := &rest.Config{
 		Host:            state.BackendURL,
-		TLSClientConfig: rest.TLSClientConfig{CAData: p.CA.CertPEM, CertData: p.Admin.CertPEM, KeyData: p.Admin.KeyPEM},
+		TLSClientConfig: p.adminTLS(),
 		Timeout:         30 * time.Second,
 	}
 	client, err := kubernetes.NewForConfig(cfg)

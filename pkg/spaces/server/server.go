@@ -16,20 +16,25 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	spacev1alpha1 "github.com/kubestellar/kubestellar/pkg/apis/space/v1alpha1"
 	"github.com/kubestellar/kubestellar/pkg/crds"
 	"github.com/kubestellar/kubestellar/pkg/kubeconfig"
+	"github.com/kubestellar/kubestellar/pkg/pki"
 	"github.com/kubestellar/kubestellar/pkg/spaces"
 )
 
@@ -46,7 +51,7 @@ func Run(ctx context.Context, o *Options) error {
 	if o.AdvertiseAddress != "" {
 		servingNames = append(servingNames, o.AdvertiseAddress)
 	}
-	p, err := ensurePKI(filepath.Join(o.RootDir, "pki"), servingNames)
+	p, err := ensurePKI(filepath.Join(o.RootDir, "pki"), servingNames, o.CertificateValidity)
 	if err != nil {
 		return err
 	}
@@ -114,12 +119,12 @@ func Run(ctx context.Context, o *Options) error {
 	if err := certs.watch(ctx); err != nil {
 		return err
 	}
-	frontProxyCert, err := tls.X509KeyPair(p.FrontProxy.CertPEM, p.FrontProxy.KeyPEM)
+	frontProxyCert, err := newFileCert(p.frontProxyClientCert(), p.frontProxyClientKey())
 	if err != nil {
 		return fmt.Errorf("front proxy client certificate: %w", err)
 	}
 	var ready atomic.Bool
-	proxy := newFrontProxy(set, p.CA.Pool(), frontProxyCert, p.CA.Pool(), func() error {
+	proxy, reloadProxyCert := newFrontProxy(set, p.CA.Pool(), frontProxyCert, p.CA.Pool(), func() error {
 		if !ready.Load() {
 			return errors.New("the space server is starting")
 		}
@@ -175,10 +180,11 @@ func Run(ctx context.Context, o *Options) error {
 	if o.AdvertiseAddress != "" {
 		baseURL = "https://" + net.JoinHostPort(o.AdvertiseAddress, strconv.Itoa(o.SecurePort))
 	}
-	adminCreds := kubeconfig.Credentials{CA: p.CA.CertPEM, CertData: p.Admin.CertPEM, KeyData: p.Admin.KeyPEM}
+	// The server's own clients read the admin certificate from its files, so that they
+	// follow its renewal; admin.kubeconfig, for people to copy, holds it.
 	rootConfig := &rest.Config{
 		Host:            spaces.URL(localURL, spaces.RootPath),
-		TLSClientConfig: rest.TLSClientConfig{CAData: p.CA.CertPEM, CertData: p.Admin.CertPEM, KeyData: p.Admin.KeyPEM},
+		TLSClientConfig: p.adminTLS(),
 		QPS:             50, Burst: 100,
 	}
 	spaceCRDs, err := crds.Space()
@@ -238,19 +244,51 @@ func Run(ctx context.Context, o *Options) error {
 
 	// The components' kubeconfigs come first: the admin kubeconfig says that all is ready.
 	for component, pair := range identities {
-		path := IdentityKubeconfig(o.RootDir, component)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return fmt.Errorf("creating the folder of %s: %w", path, err)
-		}
-		creds := kubeconfig.Credentials{CA: p.CA.CertPEM, CertData: pair.CertPEM, KeyData: pair.KeyPEM}
-		if err := clientcmd.WriteToFile(*kubeconfig.ForSpaceServer(baseURL, ComponentUser(component), creds), path); err != nil {
-			return fmt.Errorf("writing %s: %w", path, err)
+		if err := writeIdentity(o.RootDir, baseURL, component, p.CA.CertPEM, pair); err != nil {
+			return err
 		}
 	}
 	kubeconfigPath := filepath.Join(o.RootDir, AdminKubeconfig)
-	if err := clientcmd.WriteToFile(*kubeconfig.ForSpaceServer(baseURL, AdminUser, adminCreds), kubeconfigPath); err != nil {
-		return fmt.Errorf("writing %s: %w", kubeconfigPath, err)
+	if err := writeAdminKubeconfig(kubeconfigPath, baseURL, p.CA.CertPEM, p.Admin); err != nil {
+		return err
 	}
+
+	// Certificates are renewed from now on, in the same files; what holds one in memory is
+	// told to load it again, and the kubeconfigs and copies made of it are written again.
+	metrics := prometheus.NewRegistry()
+	renewer, err := newCertRenewer(p, metrics)
+	if err != nil {
+		return err
+	}
+	renewer.reloaders = []func() error{certs.load, reloadProxyCert, webhooks.reloadCert}
+	renewer.onRenewed = func(name string, pair *pki.KeyPair) error {
+		if name == adminLeaf {
+			return writeAdminKubeconfig(kubeconfigPath, baseURL, p.CA.CertPEM, pair)
+		}
+		if component, ok := strings.CutPrefix(name, identityLeafPrefix); ok {
+			return writeIdentityCert(o.RootDir, component, pair)
+		}
+		return nil
+	}
+	renewCtx, stopRenewing := context.WithCancel(ctx)
+	renewDone := make(chan struct{})
+	go func() {
+		defer close(renewDone)
+		renewer.run(renewCtx)
+	}()
+	defer func() {
+		stopRenewing()
+		<-renewDone
+	}()
+	metricsErr := make(chan error, 1)
+	if o.MetricsBindAddress != "" {
+		stopMetrics, err := serveMetrics(o.MetricsBindAddress, prometheus.Gatherers{ctrlmetrics.Registry, metrics}, metricsErr)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+
 	ready.Store(true)
 	logger.Info("Space server ready", "url", baseURL, "kubeconfig", kubeconfigPath)
 
@@ -262,12 +300,91 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("serving: %w", err)
 	case err := <-webhooks.done:
 		return fmt.Errorf("serving the admission webhooks: %w", err)
+	case err := <-metricsErr:
+		return fmt.Errorf("serving metrics on --metrics-bind-address %s: %w", o.MetricsBindAddress, err)
 	case err := <-mgrErr:
 		if err == nil {
 			err = errors.New("stopped")
 		}
 		return fmt.Errorf("space controller: %w", err)
 	}
+}
+
+// Names of leaves whose renewal writes more than their own files.
+const (
+	adminLeaf          = "admin"
+	identityLeafPrefix = "identity-"
+)
+
+// Names of the files, in a component's identity folder, of its client certificate and key.
+// Its kubeconfig names them relative to itself, so that the folder alone (all a component's
+// container mounts in the chart) is enough, and so that clients follow their renewal.
+const (
+	identityCertFile = "client.crt"
+	identityKeyFile  = "client.key"
+)
+
+// writeIdentity writes a component's client certificate and key into its identity folder, then
+// its kubeconfig, which refers to them.
+func writeIdentity(rootDir, baseURL, component string, caPEM []byte, pair *pki.KeyPair) error {
+	if err := writeIdentityCert(rootDir, component, pair); err != nil {
+		return err
+	}
+	path := IdentityKubeconfig(rootDir, component)
+	creds := kubeconfig.Credentials{CA: caPEM, CertFile: identityCertFile, KeyFile: identityKeyFile}
+	return writeKubeconfig(path, kubeconfig.ForSpaceServer(baseURL, ComponentUser(component), creds))
+}
+
+// writeIdentityCert writes a component's client certificate and key into its identity folder.
+func writeIdentityCert(rootDir, component string, pair *pki.KeyPair) error {
+	dir := filepath.Dir(IdentityKubeconfig(rootDir, component))
+	if err := pair.Write(filepath.Join(dir, identityCertFile), filepath.Join(dir, identityKeyFile)); err != nil {
+		return fmt.Errorf("writing the client certificate of %s: %w", component, err)
+	}
+	return nil
+}
+
+// writeAdminKubeconfig writes admin.kubeconfig with the admin certificate inside, so that it
+// can be copied anywhere; a copy made earlier keeps working until its own certificate expires.
+func writeAdminKubeconfig(path, baseURL string, caPEM []byte, admin *pki.KeyPair) error {
+	creds := kubeconfig.Credentials{CA: caPEM, CertData: admin.CertPEM, KeyData: admin.KeyPEM}
+	return writeKubeconfig(path, kubeconfig.ForSpaceServer(baseURL, AdminUser, creds))
+}
+
+// writeKubeconfig replaces the file at path whole, so that a reader never sees half of it.
+func writeKubeconfig(path string, cfg *clientcmdapi.Config) error {
+	data, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", path, err)
+	}
+	if err := pki.WriteFileAtomic(path, data, 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// serveMetrics serves what gatherer gathers at /metrics on address until the returned stop is
+// called; errors that end serving early go to failed.
+func serveMetrics(address string, gatherer prometheus.Gatherer, failed chan<- error) (stop func(), err error) {
+	listener, err := net.Listen("tcp", address)
+	if err != nil {
+		return nil, fmt.Errorf("listening on --metrics-bind-address %s: %w", address, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(listener); !errors.Is(err, http.ErrServerClosed) {
+			failed <- err
+		}
+	}()
+	return func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			_ = srv.Close()
+		}
+	}, nil
 }
 
 // resumeTimeout bounds how long a start waits to read the Spaces declared before it.

@@ -51,9 +51,17 @@ type webhookServer struct {
 	url string
 	// caBundle verifies the server's serving certificate.
 	caBundle []byte
-	srv      *http.Server
+	// cert is the serving certificate, followed through renewals by reloadCert.
+	cert *fileCert
+	srv  *http.Server
 	// done receives the error that ended serving.
 	done chan error
+}
+
+// reloadCert serves the certificate in the files from now on, when it changed.
+func (w *webhookServer) reloadCert() error {
+	_, err := w.cert.reload()
+	return err
 }
 
 // startWebhookServer listens on a free loopback port, chosen anew at each start like the
@@ -61,11 +69,11 @@ type webhookServer struct {
 // space becomes ready), and serves the webhooks with a certificate of the server CA.
 func startWebhookServer(ctx context.Context, p *PKI) (*webhookServer, error) {
 	logger := klog.FromContext(ctx).WithName("webhook")
-	pair, err := ensureWebhookServing(p)
-	if err != nil {
+	if _, err := ensureWebhookServing(p); err != nil {
 		return nil, err
 	}
-	cert, err := tls.X509KeyPair(pair.CertPEM, pair.KeyPEM)
+	// Read from the files at every change, so that the renewed certificate is served.
+	cert, err := newFileCert(p.webhookServingCert(), p.webhookServingKey())
 	if err != nil {
 		return nil, fmt.Errorf("admission webhook serving certificate: %w", err)
 	}
@@ -84,11 +92,12 @@ func startWebhookServer(ctx context.Context, p *PKI) (*webhookServer, error) {
 	w := &webhookServer{
 		url:      "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(listener.Addr().(*net.TCPAddr).Port)) + statusCollectorPath,
 		caBundle: p.CA.CertPEM,
+		cert:     cert,
 		srv: &http.Server{
 			Handler: mux,
 			TLSConfig: &tls.Config{
-				Certificates: []tls.Certificate{cert},
-				MinVersion:   tls.VersionTLS12,
+				GetCertificate: cert.getCertificate,
+				MinVersion:     tls.VersionTLS12,
 			},
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          log.New(klogWriter{logger.V(2)}, "", 0),
@@ -190,7 +199,7 @@ func (r *spaceReconciler) ensureSpaceWebhooks(ctx context.Context, space *spacev
 	p := r.set.env.pki
 	cfg := &rest.Config{
 		Host:            state.BackendURL,
-		TLSClientConfig: rest.TLSClientConfig{CAData: p.CA.CertPEM, CertData: p.Admin.CertPEM, KeyData: p.Admin.KeyPEM},
+		TLSClientConfig: p.adminTLS(),
 		Timeout:         30 * time.Second,
 	}
 	if err := r.webhook.ensureConfiguration(ctx, cfg); err != nil {

@@ -378,7 +378,7 @@ func TestDomainCommands(t *testing.T) {
 			{[]string{"/nonexistent", "out", "root", "d", "443", creds.CAFile}, "reading IN: "},
 			{[]string{inFile, "out", "root", "d", "443", "/nonexistent"}, "reading CAFILE: "},
 			{[]string{inFile, "out", "nope", "d", "443", creds.CAFile}, `context "nope" not found`},
-			{[]string{inFile, "out", "root", "d", "port", creds.CAFile}, `port "port" is not a valid port number`},
+			{[]string{inFile, "out", "root", "d", "port", creds.CAFile}, `port "port" is not a valid port number: give a number from 1 to 65535`},
 		} {
 			for _, command := range []string{"switch-domain", "wait-and-switch-domain"} {
 				r := framework.Run(ctx, t.TempDir(), filepath.Join(bin, command), tc.args...)
