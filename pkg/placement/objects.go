@@ -3,8 +3,10 @@ package placement
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
@@ -34,15 +36,18 @@ const writeConcurrency = 8
 type selection struct {
 	// wrappers are the desired wrappers, by mailbox.
 	wrappers map[string]*edgev2alpha1.WrappedObject
-	// kept are mailboxes whose wrapper must stay as it is (its update failed to customize).
+	// kept are mailboxes whose wrapper must stay as it is (its update failed to customize, or
+	// would not fit).
 	kept map[string]bool
+	// from names, per mailbox, the placement whose claim its wrapper carries.
+	from map[string]string
 	// partial says that some destinations could not be told (a placement's slice is missing,
 	// or the space does not serve placements now): no wrapper is taken away.
 	partial bool
 	// singleton is whether a selecting placement wants singleton reported state.
 	singleton bool
 	// problems are, per placement, what went wrong.
-	problems map[string]string
+	problems map[string]problem
 	// placements are the names of the selecting placements.
 	placements []string
 }
@@ -60,7 +65,7 @@ func (t *Translator) reconcileObject(ctx context.Context, req multicluster.Reque
 	}
 
 	var obj *unstructured.Unstructured
-	sel := &selection{wrappers: map[string]*edgev2alpha1.WrappedObject{}, kept: map[string]bool{}, problems: map[string]string{}}
+	sel := newSelection()
 	space, known := t.mgr.Cluster(ref.Space)
 	// Which placements select the object is known unless its space does not serve them now.
 	selectionKnown := !known
@@ -188,7 +193,7 @@ func (t *Translator) cachedObject(ctx context.Context, space *multicluster.Clust
 
 // selectObject works out which placements select obj and what each destination gets.
 func (t *Translator) selectObject(ctx context.Context, space *multicluster.Cluster, ref wrapper.ObjectRef, obj *unstructured.Unstructured) (*selection, error) {
-	sel := &selection{wrappers: map[string]*edgev2alpha1.WrappedObject{}, kept: map[string]bool{}, problems: map[string]string{}}
+	sel := newSelection()
 	placements := &edgev2alpha1.EdgePlacementList{}
 	if err := space.GetClient().List(ctx, placements); err != nil {
 		return nil, err
@@ -242,7 +247,8 @@ func (t *Translator) selectObject(ctx context.Context, space *multicluster.Clust
 			}
 			customized, err := t.customize(ctx, space, stripped, dest)
 			if err != nil {
-				sel.problems[ep.Name] = fmt.Sprintf("%s %s for %s: %v", obj.GetKind(), objectName(obj), dest.SyncTargetName, err)
+				sel.problems[ep.Name] = problem{Reason: ReasonCustomizationFailed,
+					Message: fmt.Sprintf("%s %s for %s: %v", obj.GetKind(), objectName(obj), dest.SyncTargetName, err)}
 				sel.kept[box] = true
 				continue
 			}
@@ -252,10 +258,50 @@ func (t *Translator) selectObject(ctx context.Context, space *multicluster.Clust
 			}
 			w.Annotations[wrapper.AnnotationPlacement] = wrapper.PlacementName(space.Path, ep.Name)
 			w.Annotations[wrapper.AnnotationPrecedence] = wrapper.Precedence(ep.CreationTimestamp, space.Path, ep.Name)
+			// Refused before it is written: the server would refuse it anyway, or take it with
+			// no room for the syncer's report, and a write that cannot succeed is not retried.
+			if err := wrapper.CheckSize(w, "its wrapper", wrapper.MaxSpecSize); err != nil {
+				var tooLarge *wrapper.TooLargeError
+				if !errors.As(err, &tooLarge) {
+					return nil, err
+				}
+				sel.problems[ep.Name] = tooLargeProblem(w, err)
+				sel.kept[box] = true
+				continue
+			}
 			sel.wrappers[box] = w
+			sel.from[box] = ep.Name
 		}
 	}
 	return sel, nil
+}
+
+func newSelection() *selection {
+	return &selection{wrappers: map[string]*edgev2alpha1.WrappedObject{}, kept: map[string]bool{}, from: map[string]string{}, problems: map[string]problem{}}
+}
+
+// tooLargeProblem is the problem of an object whose wrapper w does not fit: err says by how
+// much, or is the server's refusal.
+func tooLargeProblem(w *edgev2alpha1.WrappedObject, err error) problem {
+	what := w.Annotations[wrapper.AnnotationSource]
+	if obj, uerr := wrapper.Unwrap(w); uerr == nil {
+		what = obj.GetKind() + " " + objectName(obj)
+	}
+	dest := w.Namespace
+	if w.Spec.Destination != nil {
+		dest = w.Spec.Destination.SyncTargetName
+	}
+	var tooLarge *wrapper.TooLargeError
+	if !errors.As(err, &tooLarge) {
+		// The server's own limit is lower than the one assumed here.
+		size, serr := wrapper.Size(w)
+		if serr != nil {
+			size = len(w.Spec.Object.Raw)
+		}
+		err = fmt.Errorf("the API server refused its wrapper of %d bytes encoded as too large, under the %d bytes assumed to fit (%w)", size, wrapper.MaxSpecSize, err)
+	}
+	return problem{Reason: ReasonObjectTooLarge,
+		Message: fmt.Sprintf("%s is not delivered to %s: %v; make the object smaller", what, dest, err)}
 }
 
 // neverResolved reports whether the where-resolver found the placement's location selectors
@@ -304,10 +350,23 @@ func (t *Translator) selectsSomethingIn(ctx context.Context, space *multicluster
 }
 
 // writeWrappers creates, updates and deletes wrappers so that existing becomes sel.wrappers.
+// A wrapper the server refuses for its size becomes a problem of its placement, and what was
+// there stays: trying again would be refused again.
 func (t *Translator) writeWrappers(ctx context.Context, espw *multicluster.Cluster, sel *selection, existing []edgev2alpha1.WrappedObject) error {
 	c := espw.GetClient()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(writeConcurrency)
+	var mu sync.Mutex
+	refused := map[string]error{}
+	write := func(box string, err error) error {
+		if !wrapper.IsTooLarge(err) {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		refused[box] = err
+		return nil
+	}
 	seen := map[string]bool{}
 	for i := range existing {
 		old := &existing[i]
@@ -321,7 +380,7 @@ func (t *Translator) writeWrappers(ctx context.Context, espw *multicluster.Clust
 			g.Go(func() error {
 				updated := old.DeepCopy()
 				updated.Labels, updated.Annotations, updated.Spec = want.Labels, want.Annotations, want.Spec
-				return c.Update(gctx, updated)
+				return write(old.Namespace, c.Update(gctx, updated))
 			})
 		}
 	}
@@ -331,12 +390,20 @@ func (t *Translator) writeWrappers(ctx context.Context, espw *multicluster.Clust
 		}
 		g.Go(func() error {
 			if err := c.Create(gctx, want.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
-				return fmt.Errorf("creating wrapper %s/%s: %w", box, want.Name, err)
+				return write(box, fmt.Errorf("creating wrapper %s/%s: %w", box, want.Name, err))
 			}
 			return nil
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for box, err := range refused {
+		sel.problems[sel.from[box]] = tooLargeProblem(sel.wrappers[box], err)
+		delete(sel.wrappers, box)
+		sel.kept[box] = true
+	}
+	return nil
 }
 
 func sameWrapper(a, b *edgev2alpha1.WrappedObject) bool {

@@ -23,13 +23,18 @@ import (
 // ConditionDelivered says whether every object a placement selects reached every destination.
 const ConditionDelivered = "Delivered"
 
-// Reasons of a False Delivered condition.
+// The reasons of a False Delivered condition.
 const (
 	// ReasonInvalidDownsync: a selector of spec.downsync does not parse, so it selects
 	// nothing; the message names it.
 	ReasonInvalidDownsync = "InvalidDownsync"
 	// ReasonCustomizationFailed: an object could not be customized for a destination.
 	ReasonCustomizationFailed = "CustomizationFailed"
+	// ReasonObjectTooLarge: an object's wrapper would not fit in the API server
+	// (wrapper.MaxSpecSize); the object must be made smaller.
+	ReasonObjectTooLarge = "ObjectTooLarge"
+	// ReasonDeliveryFailed: objects failed for more than one of those reasons.
+	ReasonDeliveryFailed = "DeliveryFailed"
 )
 
 // maxConditionMessage bounds a condition message; the API allows 32768 bytes.
@@ -81,8 +86,15 @@ func (t *Translator) reconcilePlacement(ctx context.Context, req multicluster.Re
 		cond.Status, cond.Reason = metav1.ConditionFalse, ReasonInvalidDownsync
 		cond.Message = strings.Join(invalid, "; ") + "; an invalid selector selects nothing: correct it"
 	} else if problems := t.problemsOf(space.Name, ep.Name); len(problems) > 0 {
-		cond.Status, cond.Reason = metav1.ConditionFalse, ReasonCustomizationFailed
-		cond.Message = strings.Join(problems, "; ")
+		cond.Status, cond.Reason = metav1.ConditionFalse, problems[0].Reason
+		messages := make([]string, len(problems))
+		for i, p := range problems {
+			messages[i] = p.Message
+			if p.Reason != cond.Reason {
+				cond.Reason = ReasonDeliveryFailed
+			}
+		}
+		cond.Message = strings.Join(messages, "; ")
 	}
 	if len(cond.Message) > maxConditionMessage {
 		cond.Message = cond.Message[:maxConditionMessage] + " ..."

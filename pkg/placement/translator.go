@@ -66,7 +66,7 @@ type Translator struct {
 	// syncing serializes syncWatches per space ID.
 	syncing map[string]*sync.Mutex
 	// problems holds, per object, per placement, what went wrong delivering it.
-	problems map[wrapper.ObjectRef]map[string]string
+	problems map[wrapper.ObjectRef]map[string]problem
 	// selected holds, per object, the placements that select it.
 	selected map[wrapper.ObjectRef]map[string]bool
 	// singletons holds the objects whose reported state a selecting placement wants back:
@@ -95,7 +95,7 @@ func Setup(mgr *multicluster.Manager, opts Options) (*Translator, error) {
 		kinds:      map[string]map[schema.GroupResource]kind{},
 		discovery:  map[string]discovery.CachedDiscoveryInterface{},
 		syncing:    map[string]*sync.Mutex{},
-		problems:   map[wrapper.ObjectRef]map[string]string{},
+		problems:   map[wrapper.ObjectRef]map[string]problem{},
 		selected:   map[wrapper.ObjectRef]map[string]bool{},
 		singletons: map[wrapper.ObjectRef]bool{},
 		drifts:     map[wrapper.ObjectRef]map[string]metav1.Time{},
@@ -326,7 +326,7 @@ func (t *Translator) syncLock(space string) *sync.Mutex {
 
 // setProblems records what went wrong delivering an object, per placement, and reports
 // whether that changed.
-func (t *Translator) setProblems(ref wrapper.ObjectRef, problems map[string]string) bool {
+func (t *Translator) setProblems(ref wrapper.ObjectRef, problems map[string]problem) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if equality.Semantic.DeepEqual(t.problems[ref], problems) || (len(problems) == 0 && len(t.problems[ref]) == 0) {
@@ -346,17 +346,25 @@ func keep[K, E comparable, V any](m map[K]map[E]V, k K, v map[E]V) {
 	}
 }
 
-// problemsOf returns the problems recorded for a placement, sorted.
-func (t *Translator) problemsOf(space, placement string) []string {
+// problem is what went wrong delivering an object for a placement.
+type problem struct {
+	// Reason is the Delivered reason it makes.
+	Reason string
+	// Message names the object, the destination and what happened.
+	Message string
+}
+
+// problemsOf returns the problems recorded for a placement, sorted by message.
+func (t *Translator) problemsOf(space, placement string) []problem {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []string
+	var out []problem
 	for ref, byPlacement := range t.problems {
-		if ref.Space == space && byPlacement[placement] != "" {
-			out = append(out, byPlacement[placement])
+		if p, ok := byPlacement[placement]; ok && ref.Space == space {
+			out = append(out, p)
 		}
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool { return out[i].Message < out[j].Message })
 	return out
 }
 

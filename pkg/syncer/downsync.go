@@ -406,7 +406,35 @@ func (s *Syncer) setWrapperStatus(ctx context.Context, up *multicluster.Cluster,
 }
 
 // writeWrapperStatus is setWrapperStatus with a drift found now; nil keeps the last one.
+// A reported state that would take the wrapper past wrapper.MaxSize, or that the server
+// refuses as too large, is left out, and the condition says why: the object is in the
+// cluster all the same, and a write that cannot succeed is not retried.
 func (s *Syncer) writeWrapperStatus(ctx context.Context, up *multicluster.Cluster, w *edgev2alpha1.WrappedObject, cond metav1.Condition, reported *edgev2alpha1.ReportedState, drift *edgev2alpha1.Drift) error {
+	status := nextStatus(w, cond, reported, drift)
+	if status.ReportedState != nil {
+		next := w.DeepCopy()
+		next.Status = *status
+		if err := wrapper.CheckSize(next, "the wrapper with its status", wrapper.MaxSize); err != nil {
+			if !wrapper.IsTooLarge(err) {
+				return err
+			}
+			status = nextStatus(w, withoutReportedState(cond, err), nil, drift)
+			status.ReportedState = nil
+		}
+	}
+	err := s.applyStatus(ctx, up, w, status)
+	if wrapper.IsTooLarge(err) && status.ReportedState != nil {
+		klog.FromContext(ctx).V(2).Info("The server refused a wrapper's status as too large; reporting without the object's status", "wrapper", w.Name, "err", err)
+		status = nextStatus(w, withoutReportedState(cond, fmt.Errorf("the API server refused the wrapper with its status as too large (%w)", err)), nil, drift)
+		status.ReportedState = nil
+		err = s.applyStatus(ctx, up, w, status)
+	}
+	return err
+}
+
+// nextStatus is w's status with the syncer's condition, reported state and drift (nil keeps
+// the last one).
+func nextStatus(w *edgev2alpha1.WrappedObject, cond metav1.Condition, reported *edgev2alpha1.ReportedState, drift *edgev2alpha1.Drift) *edgev2alpha1.WrappedObjectStatus {
 	status := w.Status.DeepCopy()
 	if drift != nil {
 		status.Drift = drift
@@ -416,6 +444,22 @@ func (s *Syncer) writeWrapperStatus(ctx context.Context, up *multicluster.Cluste
 	if reported != nil || cond.Reason != wrapper.ReasonConflict {
 		status.ReportedState = reported
 	}
+	return status
+}
+
+// withoutReportedState is cond for a wrapper whose reported state is left out, err saying
+// why: an object in the cluster as wrapped is still Synced, with a reason that says its
+// status is missing; a condition that is not True keeps its reason.
+func withoutReportedState(cond metav1.Condition, err error) metav1.Condition {
+	if cond.Status == metav1.ConditionTrue {
+		cond.Reason = wrapper.ReasonReportedStateTooLarge
+	}
+	cond.Message += fmt.Sprintf("; its status is not reported: %v; the object's status in the cluster must be smaller to be reported", err)
+	return cond
+}
+
+// applyStatus applies the syncer's part of status to w, unless w has it already.
+func (s *Syncer) applyStatus(ctx context.Context, up *multicluster.Cluster, w *edgev2alpha1.WrappedObject, status *edgev2alpha1.WrappedObjectStatus) error {
 	if sameStatus(status, &w.Status) {
 		return nil
 	}

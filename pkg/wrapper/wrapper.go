@@ -31,6 +31,9 @@ const (
 	// ReasonWaitingForNamespace is the Synced reason while the object's namespace has not
 	// reached the cluster yet: a wait, not a failure.
 	ReasonWaitingForNamespace = "WaitingForNamespace"
+	// ReasonReportedStateTooLarge is the Synced reason when the object is in the cluster as
+	// wrapped but its status is left out of the wrapper, which it would take past MaxSize.
+	ReasonReportedStateTooLarge = "ReportedStateTooLarge"
 )
 
 // droppedAnnotations are not carried to the workload execution clusters.

@@ -38,8 +38,8 @@ type EtcdCluster struct {
 }
 
 // StartEtcdCluster starts an etcd cluster of n members with their data and certificates
-// under dir, stopped when the test ends.
-func StartEtcdCluster(t testing.TB, dir string, n int) *EtcdCluster {
+// under dir, stopped when the test ends; each member also gets the flags in extra.
+func StartEtcdCluster(t testing.TB, dir string, n int, extra ...string) *EtcdCluster {
 	t.Helper()
 	c := &EtcdCluster{t: t, dir: dir, members: make([]*process.Process, n)}
 	c.writePKI()
@@ -60,7 +60,7 @@ func StartEtcdCluster(t testing.TB, dir string, n int) *EtcdCluster {
 		c.specs = append(c.specs, process.Spec{
 			Name: "etcd " + name,
 			Path: bin,
-			Args: []string{
+			Args: append([]string{
 				"--name=" + name,
 				"--data-dir=" + filepath.Join(dir, name),
 				"--listen-client-urls=" + c.ClientURLs[i],
@@ -77,7 +77,7 @@ func StartEtcdCluster(t testing.TB, dir string, n int) *EtcdCluster {
 				// Test data need not survive a power cut.
 				"--unsafe-no-fsync",
 				"--log-level=warn",
-			},
+			}, extra...),
 			LogFile: filepath.Join(dir, name+".log"),
 		})
 	}

@@ -128,8 +128,9 @@ type EdgePlacementStatus struct {
 	// match a Location (False with reason InvalidSelector naming the problem, or
 	// NoLocationMatched naming the first Locations and the terms they fail); "Delivered"
 	// whether every selected object reached the mailboxes of its destinations (False with
-	// reason InvalidDownsync naming a spec.downsync selector that does not parse, or
-	// CustomizationFailed naming the objects that could not be customized); "Conflict"
+	// reason InvalidDownsync naming a spec.downsync selector that does not parse,
+	// CustomizationFailed naming the objects that could not be customized, ObjectTooLarge
+	// naming those whose wrapper would not fit, or DeliveryFailed for a mix); "Conflict"
 	// whether an object meets, at a destination, another placement's different content or
 	// an object of the cluster's own.
 	// +optional
