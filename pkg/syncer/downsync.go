@@ -411,10 +411,12 @@ func (s *Syncer) setWrapperStatus(ctx context.Context, up *multicluster.Cluster,
 // cluster all the same, and a write that cannot succeed is not retried.
 func (s *Syncer) writeWrapperStatus(ctx context.Context, up *multicluster.Cluster, w *edgev2alpha1.WrappedObject, cond metav1.Condition, reported *edgev2alpha1.ReportedState, drift *edgev2alpha1.Drift) error {
 	status := nextStatus(w, cond, reported, drift)
-	if status.ReportedState != nil {
-		next := w.DeepCopy()
+	// Only a status that changes is measured: the syncer looks at every wrapper again on
+	// every event of its object, and most of those looks change nothing.
+	if status.ReportedState != nil && !sameStatus(status, &w.Status) {
+		next := *w
 		next.Status = *status
-		if err := wrapper.CheckSize(next, "the wrapper with its status", wrapper.MaxSize); err != nil {
+		if err := wrapper.CheckSize(&next, "the wrapper with its status", wrapper.MaxSize); err != nil {
 			if !wrapper.IsTooLarge(err) {
 				return err
 			}

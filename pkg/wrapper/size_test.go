@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -86,5 +87,23 @@ func TestIsTooLarge(t *testing.T) {
 	}
 	for _, err := range []error{nil, apierrors.NewConflict(configmaps, "c", errors.New("changed")), errors.New("connection refused")} {
 		assert.False(t, IsTooLarge(err), "%v", err)
+	}
+}
+
+func TestBoundOfIsAnUpperBound(t *testing.T) {
+	for _, data := range []string{"", "x", strings.Repeat("<&>", 1000), strings.Repeat("a\"b\\c\x01", 500)} {
+		keys := map[string]any{}
+		for i := range len(data) / 4 {
+			keys[strings.Repeat("<", i+1)] = 1
+		}
+		cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "c", "namespace": "n", "labels": map[string]any{"a": data}},
+			"data":     map[string]any{"k": data, "<k>": data}}}
+		w := wrapped(t, cm)
+		w.Status.ReportedState = &edgev2alpha1.ReportedState{Status: &runtime.RawExtension{Raw: []byte(`{"note":"` + strings.Repeat("<", len(data)) + `"}`)}}
+		w.Status.Conditions = []metav1.Condition{{Type: ConditionSynced, Status: metav1.ConditionTrue, Reason: "Applied", Message: data}}
+		size, err := Size(w)
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, boundOf(w), size, "data of %d bytes", len(data))
 	}
 }
