@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -421,7 +422,14 @@ func sameWrapper(a, b *edgev2alpha1.WrappedObject) bool {
 
 // reportState keeps the executing-count annotation and, for a singleton, the status.
 func (t *Translator) reportState(ctx context.Context, space *multicluster.Cluster, ref wrapper.ObjectRef, obj *unstructured.Unstructured, sel *selection, existing []edgev2alpha1.WrappedObject) error {
-	count := len(sel.wrappers) + len(sel.kept)
+	// A destination whose wrapper is kept as it was (its new content could not be made)
+	// counts only when there is one: the object runs there in its last delivered form.
+	count := len(sel.wrappers)
+	for box := range sel.kept {
+		if slices.ContainsFunc(existing, func(w edgev2alpha1.WrappedObject) bool { return w.Namespace == box }) {
+			count++
+		}
+	}
 	c := space.GetClient()
 	annotations := obj.GetAnnotations()
 	current, has := annotations[wrapper.AnnotationExecutingCount]

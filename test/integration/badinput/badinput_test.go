@@ -209,6 +209,10 @@ func objectCase(t *testing.T, c client.Client, tc badInput) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	assert.LessOrEqual(t, len(versions), 4, "versions of the object written in 3 s after its condition")
+	if tc.conditionOn != "" {
+		require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(obj), obj))
+		assert.NotContains(t, obj.GetAnnotations(), wrapper.AnnotationExecutingCount, "an object delivered nowhere is not counted as running")
+	}
 	require.NoError(t, c.Delete(ctx, obj))
 	if tc.conditionOn != "" {
 		framework.Eventually(t, time.Minute, "the placement recovers once the bad object is gone", func() bool {
