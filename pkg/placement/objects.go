@@ -248,8 +248,8 @@ func (t *Translator) selectObject(ctx context.Context, space *multicluster.Clust
 			}
 			customized, err := t.customize(ctx, space, stripped, dest)
 			if err != nil {
-				sel.problems[ep.Name] = problem{Reason: ReasonCustomizationFailed,
-					Message: fmt.Sprintf("%s %s for %s: %v", obj.GetKind(), objectName(obj), dest.SyncTargetName, err)}
+				sel.addProblem(ep.Name, problem{Reason: ReasonCustomizationFailed,
+					Message: fmt.Sprintf("%s %s for %s: %v", obj.GetKind(), objectName(obj), dest.SyncTargetName, err)})
 				sel.kept[box] = true
 				continue
 			}
@@ -266,7 +266,7 @@ func (t *Translator) selectObject(ctx context.Context, space *multicluster.Clust
 				if !errors.As(err, &tooLarge) {
 					return nil, err
 				}
-				sel.problems[ep.Name] = tooLargeProblem(w, err)
+				sel.addProblem(ep.Name, tooLargeProblem(w, err))
 				sel.kept[box] = true
 				continue
 			}
@@ -275,6 +275,31 @@ func (t *Translator) selectObject(ctx context.Context, space *multicluster.Clust
 		}
 	}
 	return sel, nil
+}
+
+// maxProblemDestinations bounds the destinations that one object's problem names for a
+// placement; the others are counted.
+const maxProblemDestinations = 3
+
+// addProblem records what went wrong, for placement, with the object at one more destination:
+// the first few destinations by their messages, the rest by their number.
+func (s *selection) addProblem(placement string, p problem) {
+	old, ok := s.problems[placement]
+	if !ok {
+		p.Shown = 1
+		s.problems[placement] = p
+		return
+	}
+	if old.Reason != p.Reason {
+		old.Reason = ReasonDeliveryFailed
+	}
+	if old.Shown < maxProblemDestinations {
+		old.Message += "; " + p.Message
+		old.Shown++
+	} else {
+		old.More++
+	}
+	s.problems[placement] = old
 }
 
 func newSelection() *selection {
@@ -400,7 +425,7 @@ func (t *Translator) writeWrappers(ctx context.Context, espw *multicluster.Clust
 		return err
 	}
 	for box, err := range refused {
-		sel.problems[sel.from[box]] = tooLargeProblem(sel.wrappers[box], err)
+		sel.addProblem(sel.from[box], tooLargeProblem(sel.wrappers[box], err))
 		delete(sel.wrappers, box)
 		sel.kept[box] = true
 	}

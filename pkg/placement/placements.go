@@ -89,7 +89,7 @@ func (t *Translator) reconcilePlacement(ctx context.Context, req multicluster.Re
 		cond.Status, cond.Reason = metav1.ConditionFalse, problems[0].Reason
 		messages := make([]string, len(problems))
 		for i, p := range problems {
-			messages[i] = p.Message
+			messages[i] = p.text()
 			if p.Reason != cond.Reason {
 				cond.Reason = ReasonDeliveryFailed
 			}

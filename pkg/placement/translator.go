@@ -2,6 +2,7 @@ package placement
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"sort"
 	"strconv"
@@ -350,8 +351,18 @@ func keep[K, E comparable, V any](m map[K]map[E]V, k K, v map[E]V) {
 type problem struct {
 	// Reason is the Delivered reason it makes.
 	Reason string
-	// Message names the object, the destination and what happened.
+	// Message names the object, the destination and what happened, for Shown destinations.
 	Message string
+	// Shown is how many destinations Message names; More is how many others there are.
+	Shown, More int
+}
+
+// text is the problem as the Delivered condition says it.
+func (p problem) text() string {
+	if p.More == 0 {
+		return p.Message
+	}
+	return fmt.Sprintf("%s; and at %d more destinations", p.Message, p.More)
 }
 
 // problemsOf returns the problems recorded for a placement, sorted by message.

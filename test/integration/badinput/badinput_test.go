@@ -101,11 +101,12 @@ func TestBadInput(t *testing.T) {
 			Downsync:          []edgev2alpha1.DownsyncObjectTest{{APIGroup: ptr.To(""), Resources: []string{"configmaps", "namespaces"}, Namespaces: []string{"app"}, ObjectNames: []string{"app", "kept", "later"}}},
 		},
 	}))
-	// Objects labeled case=custom go to the same SyncTarget, customized.
+	// Objects labeled case=custom go, customized, to the same SyncTarget and one more.
+	framework.EnsureLocation(t, imw, "keep2", map[string]string{"env": "keep2"})
 	require.NoError(t, wmw.Create(ctx, &edgev2alpha1.EdgePlacement{
 		ObjectMeta: metav1.ObjectMeta{Name: "custom"},
 		Spec: edgev2alpha1.EdgePlacementSpec{
-			LocationSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"env": "keep"}}},
+			LocationSelectors: []metav1.LabelSelector{{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "env", Operator: metav1.LabelSelectorOpIn, Values: []string{"keep", "keep2"}}}}},
 			Downsync: []edgev2alpha1.DownsyncObjectTest{{APIGroup: ptr.To(""), Resources: []string{"configmaps"}, Namespaces: []string{"app"},
 				LabelSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"case": "custom"}}}}},
 		},
@@ -210,6 +211,7 @@ func objectCase(t *testing.T, c client.Client, tc badInput) {
 	}
 	assert.LessOrEqual(t, len(versions), 4, "versions of the object written in 3 s after its condition")
 	if tc.conditionOn != "" {
+		assert.Contains(t, cond.Message, " for keep2: ", "the condition names every destination that failed, not only one")
 		require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(obj), obj))
 		assert.NotContains(t, obj.GetAnnotations(), wrapper.AnnotationExecutingCount, "an object delivered nowhere is not counted as running")
 	}
