@@ -89,6 +89,10 @@ func Publish(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", initFile, err)
 	}
+	// It names its certificate files relative to itself, as the loading rules resolve them.
+	if err := clientcmd.ResolveLocalPaths(initConfig); err != nil {
+		return fmt.Errorf("reading %s: %w", initFile, err)
+	}
 	restConfig, err := clientcmd.NewNonInteractiveClientConfig(*initConfig, kubeconfig.RootContext, nil, nil).ClientConfig()
 	if err != nil {
 		return fmt.Errorf("%s: %w", initFile, err)
