@@ -3,12 +3,15 @@ package framework
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/textlogger"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/kubestellar/kubestellar/pkg/apis"
 	"github.com/kubestellar/kubestellar/pkg/controllerhost"
@@ -100,4 +103,27 @@ func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// ControllerMetric sums a counter of the in-process controllers' metrics (such as
+// controller_runtime_reconcile_total) over its series whose controller label is controller,
+// or over all its series when controller is "".
+func ControllerMetric(t testing.TB, name, controller string) float64 {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	must(t, err)
+	total := 0.0
+	for _, mf := range families {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if controller == "" || slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool {
+				return l.GetName() == "controller" && l.GetValue() == controller
+			}) {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
 }

@@ -27,7 +27,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
@@ -161,7 +160,7 @@ func TestBadInput(t *testing.T) {
 		for _, c := range controllers {
 			assert.NotContains(t, c.Log(), "Observed a panic", "%s panicked", c.Options.Name)
 		}
-		assert.Zero(t, counter(t, "controller_runtime_reconcile_panics_total"), "reconcile panics")
+		assert.Zero(t, framework.ControllerMetric(t, "controller_runtime_reconcile_panics_total", ""), "reconcile panics")
 	})
 }
 
@@ -284,22 +283,6 @@ func sum(t *testing.T, path string) [32]byte {
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return sha256.Sum256(data)
-}
-
-// counter sums a counter of the in-process controllers' metrics over all its series.
-func counter(t *testing.T, name string) float64 {
-	t.Helper()
-	families, err := ctrlmetrics.Registry.Gather()
-	require.NoError(t, err)
-	total := 0.0
-	for _, mf := range families {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				total += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return total
 }
 
 // Malformed content, shared by several cases.

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/kubestellar/kubestellar/test/framework"
 )
@@ -74,27 +73,6 @@ func apiserverRequests(t *testing.T, srv *framework.SpaceServer, path string, ma
 	return total
 }
 
-// reconciles is how many reconciles the in-process controller of that name has finished.
-func reconciles(t *testing.T, controller string) float64 {
-	t.Helper()
-	families, err := ctrlmetrics.Registry.Gather()
-	require.NoError(t, err)
-	total := 0.0
-	for _, mf := range families {
-		if mf.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == controller {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return total
-}
-
 // freeze stops the kube-apiserver of the space with the given ID (SIGSTOP), so that it accepts
 // connections and answers nothing, and returns what thaws it; it is thawed when the test
 // ends in any case.
@@ -107,4 +85,9 @@ func freeze(t *testing.T, srv *framework.SpaceServer, spaceID string) (thaw func
 	thaw = func() { once.Do(func() { require.NoError(t, syscall.Kill(apiserver.PID, syscall.SIGCONT)) }) }
 	t.Cleanup(thaw)
 	return thaw
+}
+
+// reconciles is how many reconciles the in-process controller of that name has finished.
+func reconciles(t *testing.T, controller string) float64 {
+	return framework.ControllerMetric(t, "controller_runtime_reconcile_total", controller)
 }

@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
 	"github.com/kubestellar/kubestellar/pkg/mailbox"
@@ -48,28 +47,6 @@ func bigText(n int) string {
 // as six bytes, so its encoding is more than twice its length.
 func markup(n int) string {
 	return strings.Repeat("<html><body><h1>502 Bad Gateway</h1></body></html>\n", n/50+1)
-}
-
-// reconcileErrors is how many reconciles of the in-process controller of that name have
-// ended in an error, each of which is retried with backoff.
-func reconcileErrors(t *testing.T, controller string) float64 {
-	t.Helper()
-	families, err := ctrlmetrics.Registry.Gather()
-	require.NoError(t, err)
-	total := 0.0
-	for _, mf := range families {
-		if mf.GetName() != "controller_runtime_reconcile_errors_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == controller {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return total
 }
 
 const blobCRD = `
@@ -382,4 +359,10 @@ func TestServerRefusesLargeWrappers(t *testing.T) {
 			return reconcileErrors(t, "syncer-downsync") == before
 		})
 	})
+}
+
+// reconcileErrors is how many reconciles of the in-process controller of that name have
+// ended in an error, each of which is retried with backoff.
+func reconcileErrors(t *testing.T, controller string) float64 {
+	return framework.ControllerMetric(t, "controller_runtime_reconcile_errors_total", controller)
 }
