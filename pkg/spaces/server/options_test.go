@@ -11,15 +11,18 @@ import (
 	"github.com/kubestellar/kubestellar/pkg/pki"
 )
 
+// parseOptions is the server's options as the flags args set them.
+func parseOptions(t *testing.T, args ...string) *Options {
+	t.Helper()
+	o := NewOptions()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	require.NoError(t, fs.Parse(args))
+	return o
+}
+
 func TestReplicaFlags(t *testing.T) {
-	parse := func(args ...string) *Options {
-		t.Helper()
-		o := NewOptions()
-		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-		o.AddFlags(fs)
-		require.NoError(t, fs.Parse(args))
-		return o
-	}
+	parse := func(args ...string) *Options { return parseOptions(t, args...) }
 
 	o := parse("--replica", "b", "--root-replica", "a", "--peer", "a=https://space-server-0.ks:6443", "--peer", "c=https://10.0.0.3:6443")
 	require.NoError(t, o.Validate())
@@ -44,14 +47,7 @@ func TestReplicaFlags(t *testing.T) {
 }
 
 func TestCertificateFlags(t *testing.T) {
-	parse := func(args ...string) *Options {
-		t.Helper()
-		o := NewOptions()
-		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-		o.AddFlags(fs)
-		require.NoError(t, fs.Parse(args))
-		return o
-	}
+	parse := func(args ...string) *Options { return parseOptions(t, args...) }
 	assert.Equal(t, pki.LeafValidity, parse().CertificateValidity, "the default lifetime is unchanged")
 	o := parse("--certificate-validity", "90s", "--metrics-bind-address", "127.0.0.1:10210")
 	require.NoError(t, o.Validate())
