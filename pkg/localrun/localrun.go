@@ -317,7 +317,7 @@ func (o *Options) waitForKubeconfig(ctx context.Context) error {
 	start, last := time.Now(), time.Now()
 	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, o.Timeout, true, func(context.Context) (bool, error) {
 		if running, _ := o.running(spaceServer); !running {
-			return false, fmt.Errorf("%s exited; see %s", spaceServer, o.logFile(spaceServer))
+			return false, fmt.Errorf("%s exited; the end of %s:\n%s", spaceServer, o.logFile(spaceServer), logTail(o.logFile(spaceServer), 10))
 		}
 		if time.Since(last) >= 10*time.Second {
 			last = time.Now()
@@ -342,12 +342,42 @@ func (o *Options) running(name string) (bool, int) {
 	if err != nil || pid <= 0 {
 		return false, 0
 	}
+	return runs(pid, name), pid
+}
+
+// logTail returns the last lines of a log, indented, so an error can show why a process exited.
+func logTail(path string, lines int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "  (" + err.Error() + ")"
+	}
+	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return "  " + strings.Join(all, "\n  ")
+}
+
+// runs tells whether pid is a live process running the program name. It reads the
+// executable's link rather than the command line: for a moment after exec the kernel shows
+// an empty command line, and a process just started would look as if it had exited. The link
+// is gone once the process exits, even before it is reaped.
+func runs(pid int, name string) bool {
+	exe, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "exe"))
+	if err != nil {
+		return false
+	}
+	// A binary rebuilt while its process runs shows as "path (deleted)".
+	if filepath.Base(strings.TrimSuffix(exe, " (deleted)")) == name {
+		return true
+	}
+	// Started through a link of another name.
 	cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
 	if err != nil {
-		return false, pid
+		return false
 	}
 	program, _, _ := strings.Cut(string(cmdline), "\x00")
-	return filepath.Base(program) == name, pid
+	return filepath.Base(program) == name
 }
 
 // Stop stops every process recorded in the log folder, controllers first, by pid.

@@ -1,10 +1,17 @@
 package localrun
 
 import (
+	"io"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestAdvertisedHost(t *testing.T) {
@@ -38,4 +45,38 @@ func TestReachableHostIsOfThisMachineAndNotLoopback(t *testing.T) {
 		}
 	}
 	assert.True(t, mine, "%s is an address of this machine", host)
+}
+
+// TestRunningRightAfterLaunch starts a process and asks at once whether it runs, many times:
+// the kernel shows an empty command line for a moment after exec, which is not an exit.
+func TestRunningRightAfterLaunch(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep command here")
+	}
+	bin, logs := t.TempDir(), t.TempDir()
+	data, err := os.ReadFile(sleep)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(bin, spaceServer), data, 0o755))
+	o := &Options{BinDir: bin, LogFolder: logs, Out: io.Discard}
+	// The moment is short on an idle machine; keep the processors busy, as a CI machine is.
+	done := make(chan struct{})
+	defer close(done)
+	for range 2 * runtime.NumCPU() {
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	for i := range 1000 {
+		require.NoError(t, o.launch(spaceServer, []string{"30"}))
+		running, pid := o.running(spaceServer)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		require.True(t, running, "launch %d: pid %d counted as exited while it runs", i, pid)
+	}
 }
