@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -60,20 +61,16 @@ func TestRunningRightAfterLaunch(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(bin, spaceServer), data, 0o755))
 	o := &Options{BinDir: bin, LogFolder: logs, Out: io.Discard}
 	// The moment is short on an idle machine; keep the processors busy, as a CI machine is.
-	done := make(chan struct{})
-	defer close(done)
+	var stop atomic.Bool
+	defer stop.Store(true)
 	for range 2 * runtime.NumCPU() {
 		go func() {
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
+			for !stop.Load() {
+				runtime.Gosched()
 			}
 		}()
 	}
-	for i := range 1000 {
+	for i := range 3000 {
 		require.NoError(t, o.launch(spaceServer, []string{"30"}))
 		running, pid := o.running(spaceServer)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
