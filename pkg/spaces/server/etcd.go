@@ -3,11 +3,14 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -32,14 +35,39 @@ type storage struct {
 // etcdPrefix is where the space with the given ID keeps its data.
 func etcdPrefix(id string) string { return "/kubestellar/spaces/" + id }
 
+// etcdStartAttempts bounds the starts of the embedded etcd when a port it was given is taken
+// before it binds it.
+const etcdStartAttempts = 5
+
 // startEmbeddedEtcd runs etcd inside this process, with its data under dir, listening on
 // loopback only and requiring client certificates signed by the etcd CA.
 func startEmbeddedEtcd(ctx context.Context, dir string, p *PKI) (*storage, error) {
-	clientPort, err := kubeapiserver.FreePort("127.0.0.1")
+	return startEmbeddedEtcdOn(ctx, dir, p, func() (int, error) { return kubeapiserver.FreePort("127.0.0.1") })
+}
+
+// startEmbeddedEtcdOn is startEmbeddedEtcd on ports from freePort. A port free when asked
+// can be taken by another process before etcd binds it (and etcd takes no listener made
+// earlier), so a start that finds its port in use is made again on new ports.
+func startEmbeddedEtcdOn(ctx context.Context, dir string, p *PKI, freePort func() (int, error)) (*storage, error) {
+	var err error
+	for range etcdStartAttempts {
+		var st *storage
+		if st, err = startEmbeddedEtcdOnce(ctx, dir, p, freePort); err == nil {
+			return st, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) && !strings.Contains(err.Error(), "address already in use") {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+func startEmbeddedEtcdOnce(ctx context.Context, dir string, p *PKI, freePort func() (int, error)) (*storage, error) {
+	clientPort, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	peerPort, err := kubeapiserver.FreePort("127.0.0.1")
+	peerPort, err := freePort()
 	if err != nil {
 		return nil, err
 	}
