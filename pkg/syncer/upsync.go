@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -24,6 +27,10 @@ import (
 	"github.com/kubestellar/kubestellar/pkg/multicluster"
 	"github.com/kubestellar/kubestellar/pkg/wrapper"
 )
+
+// EventUpsyncTooLarge is the reason of the Warning Event, on an object in the cluster, that
+// says the object is too large to be copied up into the mailbox.
+const EventUpsyncTooLarge = "UpsyncTooLarge"
 
 // upsyncWrapperName is the name of the wrapper of an upsynced object.
 func upsyncWrapperName(ref wrapper.ObjectRef, kind string) string {
@@ -222,7 +229,13 @@ func (s *Syncer) reconcileUpsync(ctx context.Context, req multicluster.Request) 
 			},
 			Spec: edgev2alpha1.WrappedObjectSpec{Object: runtime.RawExtension{Raw: raw}},
 		}
+		if err := wrapper.CheckSize(w, "its upsync wrapper", wrapper.MaxSize); err != nil {
+			return reconcile.Result{}, s.upsyncRefused(ctx, down, obj, ref, err)
+		}
 		if err := c.Create(ctx, w); err != nil && !apierrors.IsAlreadyExists(err) {
+			if wrapper.IsTooLarge(err) {
+				return reconcile.Result{}, s.upsyncRefused(ctx, down, obj, ref, err)
+			}
 			return reconcile.Result{}, fmt.Errorf("upsyncing %s: %w", objectName(ref), err)
 		}
 		return reconcile.Result{}, nil
@@ -233,5 +246,32 @@ func (s *Syncer) reconcileUpsync(ctx context.Context, req multicluster.Request) 
 	}
 	updated := current.DeepCopy()
 	updated.Spec.Object = runtime.RawExtension{Raw: raw}
-	return reconcile.Result{}, c.Update(ctx, updated)
+	if err := wrapper.CheckSize(updated, "its upsync wrapper", wrapper.MaxSize); err != nil {
+		return reconcile.Result{}, s.upsyncRefused(ctx, down, obj, ref, err)
+	}
+	if err := c.Update(ctx, updated); err != nil {
+		if wrapper.IsTooLarge(err) {
+			return reconcile.Result{}, s.upsyncRefused(ctx, down, obj, ref, err)
+		}
+		return reconcile.Result{}, fmt.Errorf("upsyncing %s: %w", objectName(ref), err)
+	}
+	return reconcile.Result{}, nil
+}
+
+// upsyncRefused reports an object too large to copy into the mailbox, by a Warning Event on
+// it in the cluster, and ends its reconcile without a retry: the same content would be
+// refused again, and a change to the object reconciles it anew. A copy made earlier stays in
+// the mailbox, older, rather than being removed. Errors other than its size are returned.
+func (s *Syncer) upsyncRefused(ctx context.Context, down *multicluster.Cluster, obj *unstructured.Unstructured, ref wrapper.ObjectRef, err error) error {
+	if !wrapper.IsTooLarge(err) {
+		return fmt.Errorf("upsyncing %s: %w", objectName(ref), err)
+	}
+	note := fmt.Sprintf("not copied up into mailbox %s: %v; make the object smaller, or leave it out of the upsync sets", s.opts.Mailbox, err)
+	var tooLarge *wrapper.TooLargeError
+	if !errors.As(err, &tooLarge) {
+		note = fmt.Sprintf("not copied up into mailbox %s: the API server refused its upsync wrapper as too large (%v); make the object smaller, or leave it out of the upsync sets", s.opts.Mailbox, err)
+	}
+	klog.FromContext(ctx).Info("Object too large to upsync", "object", objectName(ref), "kind", obj.GetKind(), "reason", note)
+	down.GetEventRecorder(FieldManager).Eventf(obj, nil, corev1.EventTypeWarning, EventUpsyncTooLarge, "Upsync", "%s", note)
+	return nil
 }
