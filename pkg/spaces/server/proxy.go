@@ -74,8 +74,8 @@ func newFrontProxy(r router, clientCA *x509.CertPool, frontProxyCert *fileCert, 
 	})
 	return &frontProxy{
 		router: r,
-		authn: x509request.New(x509.VerifyOptions{Roots: clientCA, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
-			x509request.CommonNameUserConversion),
+		authn: newVerifiedChains(x509request.New(x509.VerifyOptions{Roots: clientCA, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
+			x509request.CommonNameUserConversion)),
 		ready:   ready,
 		asProxy: newReverseProxy(withCert),
 		direct:  newReverseProxy(newBackendTransport(backendCA, nil)),

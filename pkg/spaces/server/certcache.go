@@ -1,0 +1,82 @@
+package server
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"net/http"
+	"time"
+
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/utils/lru"
+)
+
+// verifiedChains remembers the identities of client certificate chains its authenticator has
+// accepted, so that a client's chain is verified once, not on every request: the signature
+// checks were two thirds of the front proxy's own CPU per request. What a chain's verification
+// depends on besides the chain is fixed for the authenticator's life (its CA pool, its key
+// usages) except the time, so an entry lasts at most ttl and never past the NotAfter of any
+// certificate in the chain. Refusals are not remembered: a chain refused is verified again.
+type verifiedChains struct {
+	authn authenticator.Request
+	ttl   time.Duration
+	now   func() time.Time
+	seen  *lru.Cache
+}
+
+// verifiedChainsSize bounds the chains remembered; one forgotten costs one verification.
+const verifiedChainsSize = 4096
+
+// verifiedChainsTTL bounds how long a chain is taken as verified; a CA that expires or a
+// clock set back is noticed within it.
+const verifiedChainsTTL = time.Minute
+
+type verifiedChain struct {
+	resp  *authenticator.Response
+	until time.Time
+}
+
+func newVerifiedChains(authn authenticator.Request) *verifiedChains {
+	return &verifiedChains{authn: authn, ttl: verifiedChainsTTL, now: time.Now, seen: lru.New(verifiedChainsSize)}
+}
+
+// AuthenticateRequest answers as the authenticator it wraps would.
+func (v *verifiedChains) AuthenticateRequest(r *http.Request) (*authenticator.Response, bool, error) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return v.authn.AuthenticateRequest(r)
+	}
+	key := chainKey(r.TLS.PeerCertificates)
+	now := v.now()
+	if got, ok := v.seen.Get(key); ok {
+		if entry := got.(verifiedChain); now.Before(entry.until) {
+			return entry.resp, true, nil
+		}
+		v.seen.Remove(key)
+	}
+	resp, ok, err := v.authn.AuthenticateRequest(r)
+	if err != nil || !ok {
+		return resp, ok, err
+	}
+	until := now.Add(v.ttl)
+	for _, cert := range r.TLS.PeerCertificates {
+		if cert.NotAfter.Before(until) {
+			until = cert.NotAfter
+		}
+	}
+	v.seen.Add(key, verifiedChain{resp: resp, until: until})
+	return resp, true, nil
+}
+
+// chainKey identifies a presented chain by its certificates, in order.
+func chainKey(chain []*x509.Certificate) [sha256.Size]byte {
+	h := sha256.New()
+	var n [8]byte
+	for _, cert := range chain {
+		binary.BigEndian.PutUint64(n[:], uint64(len(cert.Raw)))
+		h.Write(n[:])
+		h.Write(cert.Raw)
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	return key
+}
