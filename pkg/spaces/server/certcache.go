@@ -7,21 +7,21 @@ import (
 	"net/http"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/cache"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
-	"k8s.io/utils/lru"
 )
 
 // verifiedChains remembers the identities of client certificate chains its authenticator has
 // accepted, so that a client's chain is verified once, not on every request: the signature
 // checks were two thirds of the front proxy's own CPU per request. What a chain's verification
 // depends on besides the chain is fixed for the authenticator's life (its CA pool, its key
-// usages) except the time, so an entry lasts at most ttl and never past the NotAfter of any
-// certificate in the chain. Refusals are not remembered: a chain refused is verified again.
+// usages) except the time, so an entry lasts at most verifiedChainsTTL and never past the
+// NotAfter of any certificate in the chain. Refusals are not remembered: a chain refused is
+// verified again.
 type verifiedChains struct {
 	authn authenticator.Request
-	ttl   time.Duration
-	now   func() time.Time
-	seen  *lru.Cache
+	clock cache.Clock
+	seen  *cache.LRUExpireCache
 }
 
 // verifiedChainsSize bounds the chains remembered; one forgotten costs one verification.
@@ -31,13 +31,8 @@ const verifiedChainsSize = 4096
 // clock set back is noticed within it.
 const verifiedChainsTTL = time.Minute
 
-type verifiedChain struct {
-	resp  *authenticator.Response
-	until time.Time
-}
-
-func newVerifiedChains(authn authenticator.Request) *verifiedChains {
-	return &verifiedChains{authn: authn, ttl: verifiedChainsTTL, now: time.Now, seen: lru.New(verifiedChainsSize)}
+func newVerifiedChains(authn authenticator.Request, clock cache.Clock) *verifiedChains {
+	return &verifiedChains{authn: authn, clock: clock, seen: cache.NewLRUExpireCacheWithClock(verifiedChainsSize, clock)}
 }
 
 // AuthenticateRequest answers as the authenticator it wraps would.
@@ -46,24 +41,20 @@ func (v *verifiedChains) AuthenticateRequest(r *http.Request) (*authenticator.Re
 		return v.authn.AuthenticateRequest(r)
 	}
 	key := chainKey(r.TLS.PeerCertificates)
-	now := v.now()
-	if got, ok := v.seen.Get(key); ok {
-		if entry := got.(verifiedChain); now.Before(entry.until) {
-			return entry.resp, true, nil
-		}
-		v.seen.Remove(key)
+	if resp, ok := v.seen.Get(key); ok {
+		return resp.(*authenticator.Response), true, nil
 	}
 	resp, ok, err := v.authn.AuthenticateRequest(r)
 	if err != nil || !ok {
 		return resp, ok, err
 	}
-	until := now.Add(v.ttl)
+	ttl, now := verifiedChainsTTL, v.clock.Now()
 	for _, cert := range r.TLS.PeerCertificates {
-		if cert.NotAfter.Before(until) {
-			until = cert.NotAfter
-		}
+		ttl = min(ttl, cert.NotAfter.Sub(now))
 	}
-	v.seen.Add(key, verifiedChain{resp: resp, until: until})
+	if ttl > 0 {
+		v.seen.Add(key, resp, ttl)
+	}
 	return resp, true, nil
 }
 

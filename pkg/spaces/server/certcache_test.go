@@ -27,6 +27,11 @@ func (c *countingAuthn) AuthenticateRequest(r *http.Request) (*authenticator.Res
 	return c.authn.AuthenticateRequest(r)
 }
 
+// clockFunc is a clock the test sets.
+type clockFunc func() time.Time
+
+func (f clockFunc) Now() time.Time { return f() }
+
 func requestWith(certs ...*x509.Certificate) *http.Request {
 	r, _ := http.NewRequest(http.MethodGet, "https://proxy.test/clusters/root/api", nil)
 	r.TLS = &tls.ConnectionState{PeerCertificates: certs}
@@ -41,9 +46,9 @@ func TestVerifiedChains(t *testing.T) {
 	inner := &countingAuthn{authn: x509request.New(
 		x509.VerifyOptions{Roots: ca.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
 		x509request.CommonNameUserConversion)}
-	chains := newVerifiedChains(inner)
 	clock := time.Now()
-	chains.now = func() time.Time { return clock }
+	now := func() time.Time { return clock }
+	chains := newVerifiedChains(inner, clockFunc(func() time.Time { return now() }))
 
 	alice, err := ca.Issue(pki.CertSpec{CommonName: "alice", Organization: []string{"team-a"}, Usage: pki.ClientUsage})
 	require.NoError(t, err)
@@ -89,7 +94,7 @@ func TestVerifiedChains(t *testing.T) {
 	})
 
 	t.Run("a certificate that expires is refused from then on", func(t *testing.T) {
-		chains.now = time.Now
+		now = time.Now
 		brief, err := ca.IssueFor(pki.CertSpec{CommonName: "carol", Usage: pki.ClientUsage}, 1500*time.Millisecond)
 		require.NoError(t, err)
 		_, ok, err := chains.AuthenticateRequest(requestWith(brief.Cert))

@@ -24,6 +24,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/transport"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 
 	"github.com/kubestellar/kubestellar/pkg/spaces"
 )
@@ -75,7 +76,7 @@ func newFrontProxy(r router, clientCA *x509.CertPool, frontProxyCert *fileCert, 
 	return &frontProxy{
 		router: r,
 		authn: newVerifiedChains(x509request.New(x509.VerifyOptions{Roots: clientCA, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
-			x509request.CommonNameUserConversion)),
+			x509request.CommonNameUserConversion), clock.RealClock{}),
 		ready:   ready,
 		asProxy: newReverseProxy(withCert),
 		direct:  newReverseProxy(newBackendTransport(backendCA, nil)),
