@@ -52,6 +52,8 @@ func FuzzSwitchDomain(f *testing.F) {
 		{fuzzKubeconfig, "nope", "ks", "443"},
 		{"clusters:\n- name: c\ncontexts:\n- name: c\n  context: {cluster: c}\n", "c", "ks", "443"},
 		{"clusters:\n- name: c\n  cluster: {server: 'https://h'}\n- name: d\ncontexts:\n- name: c\n  context: {cluster: c}\n", "c", "ks", "443"},
+		// A cluster that skips TLS verification: what switch-domain writes must verify.
+		{"clusters:\n- name: c\n  cluster: {server: \"https://h:443/x?y=1\", insecure-skip-tls-verify: true}\n- name: d\n  cluster: {server: \"https://H/z\"}\ncontexts:\n- name: c\n  context: {cluster: c}\n", "c", "::1", "8443"},
 	} {
 		f.Add([]byte(seed.kubeconfig), seed.context, seed.domain, seed.port)
 	}
