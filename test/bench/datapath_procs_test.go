@@ -155,15 +155,9 @@ func memKiB(pid int) (rss, peak int64) {
 // from a kube-apiserver's /metrics,
 // reached with cfg (a space's configuration reaches it through the front proxy).
 func requestsByVerb(ctx context.Context, cfg *rest.Config) (map[string]float64, error) {
-	cs, err := kubernetes.NewForConfig(rest.CopyConfig(cfg))
+	body, err := apiserverMetrics(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("client for %s: %w", cfg.Host, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	body, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s/metrics: %w", cfg.Host, err)
+		return nil, err
 	}
 	out := map[string]float64{}
 	for _, line := range strings.Split(string(body), "\n") {
@@ -191,6 +185,21 @@ func requestsByVerb(ctx context.Context, cfg *rest.Config) (map[string]float64, 
 		out[verb] += n
 	}
 	return out, nil
+}
+
+// apiserverMetrics reads a kube-apiserver's /metrics, reached with cfg.
+func apiserverMetrics(ctx context.Context, cfg *rest.Config) ([]byte, error) {
+	cs, err := kubernetes.NewForConfig(rest.CopyConfig(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("client for %s: %w", cfg.Host, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	body, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s/metrics: %w", cfg.Host, err)
+	}
+	return body, nil
 }
 
 // labelValue returns the value of a label in a Prometheus sample's label set.

@@ -74,6 +74,7 @@ type dpResult struct {
 	n        int
 	steps    []dpStep
 	usage    [][]string
+	split    [][]string
 	requests [][]string
 	scale    [][]string
 }
@@ -201,6 +202,7 @@ func runDataPath(b *testing.B, bin string, n int, withScale bool) *dpResult {
 		syncers[i] = startSyncerProcess(b, bin, srv, box, name, string(st.UID), api.Config)
 	}
 	watched := watchCopies(b, wecConfigs, dpNamespace, dpFloorNamespace)
+	wrapped := watchWrappers(b, srv.Config(espwPath))
 
 	pipeline := dpWriter{clients: []kubernetes.Interface{kubernetes.NewForConfigOrDie(unthrottled(srv.Config("root:wmw1")))}, namespace: dpNamespace}
 	floor := dpWriter{clients: floorClients, namespace: dpFloorNamespace}
@@ -297,6 +299,7 @@ func runDataPath(b *testing.B, bin string, n int, withScale bool) *dpResult {
 	}
 
 	w1 := map[string][]time.Duration{}
+	var toMailboxes, toClusters []time.Duration // W1's pipeline samples, split where the wrappers appear
 	w1Run := func(ctx context.Context, w dpWriter) ([]time.Duration, error) {
 		var ds []time.Duration
 		for _, name := range names("w1", dpSequential) {
@@ -309,6 +312,11 @@ func runDataPath(b *testing.B, bin string, n int, withScale bool) *dpResult {
 				return nil, err
 			}
 			ds = append(ds, at.Sub(start))
+			if w.namespace == dpNamespace {
+				if wrappedAt, ok := wrapped.lastArrival(w.keys([]string{name})[0], n); ok {
+					toMailboxes, toClusters = append(toMailboxes, wrappedAt.Sub(start)), append(toClusters, at.Sub(wrappedAt))
+				}
+			}
 		}
 		w1[w.namespace] = ds
 		return ds, nil
@@ -324,6 +332,16 @@ func runDataPath(b *testing.B, bin string, n int, withScale bool) *dpResult {
 	p99 := dpStep{name: fmt.Sprintf("W1 p99: %d sequential creates → present in every WEC", dpSequential), metric: "W1-p99", target: 3,
 		pipeErr: p50.pipeErr, floorErr: p50.floorErr, pipeline: percentile(w1[dpNamespace], 99), floor: percentile(w1[dpFloorNamespace], 99)}
 	res.steps = append(res.steps, p99)
+	for _, part := range []struct {
+		what string
+		ds   []time.Duration
+	}{
+		{"create in the WMW → its wrapper in every mailbox (placement translator)", toMailboxes},
+		{"wrapper in every mailbox → the copy in every WEC (syncers)", toClusters},
+	} {
+		res.split = append(res.split, []string{part.what, fmt.Sprint(n), fmt.Sprintf("%d of %d", len(part.ds), dpSequential),
+			dpDuration(percentile(part.ds, 50)), dpDuration(percentile(part.ds, 99))})
+	}
 
 	bulk := names("w2", dpObjects)
 	wall := func(ds []time.Duration) time.Duration { return ds[0] }
@@ -445,7 +463,7 @@ func met(ok bool) string {
 }
 
 func printDataPath(w io.Writer, results []*dpResult) {
-	var steps, usage, requests, scale [][]string
+	var steps, usage, split, requests, scale [][]string
 	for _, r := range results {
 		for _, s := range r.steps {
 			pipe, floor, ratio, target, ok := dpDuration(s.pipeline), dpDuration(s.floor), "", "", ""
@@ -465,11 +483,14 @@ func printDataPath(w io.Writer, results []*dpResult) {
 			steps = append(steps, []string{s.name, fmt.Sprint(r.n), pipe, floor, ratio, target, ok})
 		}
 		usage = append(usage, r.usage...)
+		split = append(split, r.split...)
 		requests = append(requests, r.requests...)
 		scale = append(scale, r.scale...)
 	}
 	table(w, "Data path: workspace → translator → mailbox → syncer → cluster (pipeline), against the same writes made straight to the N clusters (floor); arrivals seen by watches",
 		[]string{"step", "N", "pipeline", "floor", "ratio", "target", "met"}, steps)
+	table(w, "Data path: W1's pipeline time split where the wrappers appear in the core space (seen by a watch there)",
+		[]string{"part", "N", "samples", "p50", "p99"}, split)
 	table(w, "Data path: CPU over W1–W4 (floor steps included) and memory after W4",
 		[]string{"component", "N", "CPU", "RSS", "peak RSS"}, usage)
 	if len(scale) > 0 {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sync"
@@ -28,20 +29,33 @@ const espwPath = "root:espw"
 
 // location makes a SyncTarget and Location named name, as ensure location does.
 func location(b *testing.B, c client.Client, name string, labels map[string]string) *edgev2alpha1.SyncTarget {
+	st, err := createLocation(b.Context(), c, name, labels)
+	require.NoError(b, err)
+	return st
+}
+
+// createLocation makes a SyncTarget and the Location that selects it alone, both with labels;
+// it returns the SyncTarget as created (with its UID, which names its mailbox). It does not
+// fail the benchmark, so it may run off the benchmark's goroutine.
+func createLocation(ctx context.Context, c client.Client, name string, labels map[string]string) (*edgev2alpha1.SyncTarget, error) {
 	stLabels := map[string]string{"id": name}
 	for k, v := range labels {
 		stLabels[k] = v
 	}
 	st := &edgev2alpha1.SyncTarget{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: stLabels}}
-	require.NoError(b, c.Create(b.Context(), st))
-	require.NoError(b, c.Create(b.Context(), &edgev2alpha1.Location{
+	if err := c.Create(ctx, st); err != nil {
+		return nil, fmt.Errorf("creating SyncTarget %s: %w", name, err)
+	}
+	if err := c.Create(ctx, &edgev2alpha1.Location{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 		Spec: edgev2alpha1.LocationSpec{
 			Resource:         edgev2alpha1.GroupVersionResource{Group: "edge.kubestellar.io", Version: "v2alpha1", Resource: "synctargets"},
 			InstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"id": name}},
 		},
-	}))
-	return st
+	}); err != nil {
+		return nil, fmt.Errorf("creating Location %s: %w", name, err)
+	}
+	return st, nil
 }
 
 func startCore(b *testing.B, srv *framework.SpaceServer) {
@@ -157,8 +171,8 @@ func BenchmarkFanOut(b *testing.B) {
 	rawRate := float64(rawWrites) / time.Since(start).Seconds()
 
 	parallel(b, boxes, 8, func(i int) error {
-		_ = location(b, imw, fmt.Sprintf("st-%03d", i), map[string]string{"fleet": "all"})
-		return nil
+		_, err := createLocation(b.Context(), imw, fmt.Sprintf("st-%03d", i), map[string]string{"fleet": "all"})
+		return err
 	})
 	require.NoError(b, wmw.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fanout"}}))
 	parallel(b, objects, 8, func(i int) error {

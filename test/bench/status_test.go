@@ -47,8 +47,8 @@ func BenchmarkStatusAtScale(b *testing.B) {
 	imw, wmw, espw := srv.Client("root:imw1"), srv.Client("root:wmw1"), srv.Client(espwPath)
 
 	parallel(b, destinations, 16, func(i int) error {
-		_ = location(b, imw, fmt.Sprintf("st-%04d", i), map[string]string{"fleet": "all"})
-		return nil
+		_, err := createLocation(ctx, imw, fmt.Sprintf("st-%04d", i), map[string]string{"fleet": "all"})
+		return err
 	})
 	require.NoError(b, wmw.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fleet"}}))
 	for i := range objects {

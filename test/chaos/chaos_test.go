@@ -232,7 +232,7 @@ func setup(t *testing.T) *env {
 			},
 		},
 	}))
-	took, obs, err := e.converge(ctx, 5*time.Minute)
+	took, obs, err := e.converge(ctx, 5*time.Minute, "before any fault")
 	if err != nil || !obs.converged() {
 		t.Fatalf("the workload did not reach the clusters before any fault (err %v): lost %v stale %v extra %v", err, obs.lost, obs.stale, obs.extra)
 	}
@@ -291,7 +291,7 @@ func (e *env) round(n int, f fault, ops []op) roundResult {
 	if opsEnded.After(from) {
 		from = opsEnded
 	}
-	_, obs, err := e.converge(ctx, *convergeFlag)
+	_, obs, err := e.converge(ctx, *convergeFlag, fmt.Sprintf("round %d", n))
 	r.converge = time.Since(from)
 	if err != nil {
 		r.err = errors.Join(r.err, err)
@@ -319,15 +319,27 @@ func (e *env) round(n int, f fault, ops []op) roundResult {
 	return r
 }
 
+// slowAfter is how long convergence may take before the differences left, and where each
+// stopped, are logged: a slow round that still converges then says why it was slow.
+const slowAfter = 20 * time.Second
+
+// slowShown bounds the differences logged for a slow round.
+const slowShown = 5
+
 // converge polls the clusters (every 500 ms) until they match the model or timeout passes,
 // and returns how long that took and the last observation. A cluster that cannot be read
-// is not a difference: it is asked again.
-func (e *env) converge(ctx context.Context, timeout time.Duration) (time.Duration, observation, error) {
+// is not a difference: it is asked again. Past slowAfter, what is still different is logged
+// once, under label.
+func (e *env) converge(ctx context.Context, timeout time.Duration, label string) (time.Duration, observation, error) {
 	began := time.Now()
 	var last observation
 	var lastErr error
-	observed := false
+	observed, slowLogged := false, false
 	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		if observed && !slowLogged && !last.converged() && time.Since(began) >= slowAfter {
+			slowLogged = true
+			e.logSlow(ctx, label, time.Since(began), last)
+		}
 		var all observation
 		for i, cs := range e.wecCS {
 			o, err := observeCluster(ctx, i, cs, e.model, e.seeds)
@@ -349,6 +361,21 @@ func (e *env) converge(ctx context.Context, timeout time.Duration) (time.Duratio
 		return time.Since(began), last, nil
 	}
 	return time.Since(began), last, nil
+}
+
+// logSlow logs the differences left after waited, the first few with where each stopped.
+func (e *env) logSlow(ctx context.Context, label string, waited time.Duration, o observation) {
+	e.logf("%s: not converged after %s: lost %d stale %d extra %d", label, waited.Round(100*time.Millisecond), len(o.lost), len(o.stale), len(o.extra))
+	shown := 0
+	for _, l := range [][]diffItem{o.lost, o.stale, o.extra} {
+		for _, d := range l {
+			if shown == slowShown {
+				return
+			}
+			shown++
+			e.logf("%s:   %s; where it stopped: %s", label, d, e.diagnose(ctx, d))
+		}
+	}
 }
 
 // checkInvariants checks the clusters' own objects and the mailboxes, asking again for up

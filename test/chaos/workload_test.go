@@ -615,5 +615,34 @@ func (e *env) diagnose(ctx context.Context, d diffItem) string {
 	if !found {
 		parts = append(parts, "no wrapper in mailbox "+box)
 	}
+	if ns == "" && d.kind == "Namespace" {
+		ns = name
+	}
+	if ns != "" {
+		parts = append(parts, namespaceState(ctx, e.wecCS[d.cluster], clusterName(d.cluster), ns))
+	}
 	return strings.Join(parts, "; ")
+}
+
+// namespaceState says what a cluster's namespace is doing: a namespace that is terminating
+// holds back every object placed into it, until the cluster's namespace controller has
+// emptied it.
+func namespaceState(ctx context.Context, cs kubernetes.Interface, cluster, ns string) string {
+	o, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Sprintf("namespace %s not in %s", ns, cluster)
+	case err != nil:
+		return fmt.Sprintf("namespace %s in %s unreadable (%v)", ns, cluster, err)
+	case o.DeletionTimestamp == nil:
+		return fmt.Sprintf("namespace %s in %s is %s", ns, cluster, o.Status.Phase)
+	}
+	var conds []string
+	for _, c := range o.Status.Conditions {
+		if c.Status == corev1.ConditionTrue {
+			conds = append(conds, fmt.Sprintf("%s (%s)", c.Type, c.Message))
+		}
+	}
+	return fmt.Sprintf("namespace %s in %s is terminating, for %s; %s", ns, cluster,
+		time.Since(o.DeletionTimestamp.Time).Round(time.Second), strings.Join(conds, ", "))
 }
