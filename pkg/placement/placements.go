@@ -232,8 +232,15 @@ func (t *Translator) enqueueSpaceObjects(ctx context.Context, space *multicluste
 	if err := espw.GetClient().List(ctx, wrappers, client.MatchingLabels{wrapper.LabelSourceSpace: space.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return err
 	}
+	// An object goes to many mailboxes: each is asked for once, not once per wrapper.
+	seen := map[string]bool{}
 	for i := range wrappers.Items {
-		if ref, err := wrapper.ParseObjectRef(wrappers.Items[i].Annotations[wrapper.AnnotationSource]); err == nil {
+		source := wrappers.Items[i].Annotations[wrapper.AnnotationSource]
+		if seen[source] {
+			continue
+		}
+		seen[source] = true
+		if ref, err := wrapper.ParseObjectRef(source); err == nil {
 			t.objects.Enqueue(requestFor(ref))
 		}
 	}

@@ -262,28 +262,30 @@ func (t *Translator) countPlacement(ctx context.Context, espw *multicluster.Clus
 	var out []edgev2alpha1.DestinationStatus
 	var conflicts []string
 	next := heartbeatRefresh
-	// Two reads of the cache for all destinations, not two per destination: with a thousand
-	// destinations the reads were most of a count.
-	wrappers := &edgev2alpha1.WrappedObjectList{}
-	if err := espw.GetClient().List(ctx, wrappers, client.MatchingLabels{wrapper.LabelSourceSpace: space}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, nil, nil, 0, fmt.Errorf("listing the wrappers from %s: %w", space, err)
-	}
+	// One read of the cache per selected object (its wrappers in every mailbox) and one per
+	// destination, not one per pair; nor a read of every wrapper of the space, which made
+	// each count cost as much as all the space's placements together.
 	byBox := map[string]map[string]*edgev2alpha1.WrappedObject{}
-	for i := range wrappers.Items {
-		w := &wrappers.Items[i]
-		if byBox[w.Namespace] == nil {
-			byBox[w.Namespace] = map[string]*edgev2alpha1.WrappedObject{}
+	for _, ref := range objects {
+		wrappers := &edgev2alpha1.WrappedObjectList{}
+		if err := espw.GetClient().List(ctx, wrappers, client.MatchingFields{indexSource: ref.String()}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, nil, nil, 0, fmt.Errorf("listing the wrappers of %s: %w", ref, err)
 		}
-		byBox[w.Namespace][w.Annotations[wrapper.AnnotationSource]] = w
-	}
-	syncers, err := mailbox.SyncerStatuses(ctx, espw.GetClient())
-	if err != nil {
-		return nil, nil, nil, 0, err
+		for i := range wrappers.Items {
+			w := &wrappers.Items[i]
+			if byBox[w.Namespace] == nil {
+				byBox[w.Namespace] = map[string]*edgev2alpha1.WrappedObject{}
+			}
+			byBox[w.Namespace][ref.String()] = w
+		}
 	}
 	for _, dest := range dests {
 		box := mailbox.Name(dest.Cluster, dest.SyncTargetUID)
 		bySource := byBox[box]
-		syncer := syncers[box]
+		syncer, err := mailbox.SyncerStatus(ctx, espw.GetClient(), box)
+		if err != nil {
+			return nil, nil, nil, 0, err
+		}
 		var heartbeat *metav1.Time
 		stale := false
 		if syncer != nil {

@@ -289,11 +289,13 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 				return s.forbidden(ctx, up, []*edgev2alpha1.WrappedObject{w}, fmt.Sprintf("cannot apply %s %s in the cluster", ref.GroupResource, objectName(ref)), err)
 			}
 			if apierrors.IsNotFound(err) && ref.Namespace != "" {
-				// Its namespace is on its way, in its own wrapper.
+				// Its namespace is on its way, in its own wrapper, whose apply brings this
+				// object back; a namespace made some other way is seen at the next retry.
+				s.awaitNamespace(ref)
 				if err := s.setWrapperStatus(ctx, up, w, failed(wrapper.ReasonWaitingForNamespace, err), nil); err != nil {
 					return reconcile.Result{}, err
 				}
-				return reconcile.Result{RequeueAfter: time.Second}, nil
+				return reconcile.Result{RequeueAfter: namespaceRetry}, nil
 			}
 			if serr := s.setWrapperStatus(ctx, up, w, failed("ApplyFailed", err), nil); serr != nil {
 				klog.FromContext(ctx).V(2).Info("Cannot report on a wrapper", "wrapper", w.Name, "err", serr)
@@ -310,6 +312,10 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 		current = applied
 	}
 
+	if ref.GroupResource == namespacesGR && current != nil && current.GetDeletionTimestamp().IsZero() {
+		s.namespaceArrived(ref.Name)
+	}
+
 	var reported *edgev2alpha1.ReportedState
 	if current != nil && (ours || current.GetLabels()[LabelDownsynced] == s.opts.Mailbox) {
 		if status, ok := current.Object["status"]; ok {
@@ -321,6 +327,32 @@ func (s *Syncer) reconcileDownsync(ctx context.Context, req multicluster.Request
 		}
 	}
 	return reconcile.Result{}, s.writeWrapperStatus(ctx, up, w, cond, reported, drift)
+}
+
+// namespaceRetry is how long an object whose namespace is missing in the cluster waits before
+// it is tried again, unless the syncer applies that namespace first.
+const namespaceRetry = 10 * time.Second
+
+// awaitNamespace has the object ref brought back when the syncer finds its namespace in the
+// cluster.
+func (s *Syncer) awaitNamespace(ref wrapper.ObjectRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.waiting[ref.Namespace] == nil {
+		s.waiting[ref.Namespace] = map[wrapper.ObjectRef]bool{}
+	}
+	s.waiting[ref.Namespace][ref] = true
+}
+
+// namespaceArrived brings back the objects that were waiting for the namespace.
+func (s *Syncer) namespaceArrived(namespace string) {
+	s.mu.Lock()
+	waiting := s.waiting[namespace]
+	delete(s.waiting, namespace)
+	s.mu.Unlock()
+	for ref := range waiting {
+		s.down.Enqueue(requestFor(ref))
+	}
 }
 
 // ReasonForbidden is the Synced reason when the syncer's identity in the cluster may not do

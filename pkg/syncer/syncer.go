@@ -89,6 +89,10 @@ type Syncer struct {
 	// runs again before the cache shows that write (the cluster's event of the apply comes
 	// first) then makes no second, identical write.
 	written *lru.Cache
+	// waiting holds, per namespace, the objects whose apply found that namespace missing in
+	// the cluster: the namespace's arrival brings them back, rather than each asking the
+	// cluster again every second until it comes.
+	waiting map[string]map[wrapper.ObjectRef]bool
 }
 
 // writtenSize bounds the statuses remembered; one forgotten costs a write that changes nothing.
@@ -136,7 +140,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	s := &Syncer{opts: opts, mgr: mgr, downKinds: map[schema.GroupVersionKind]bool{}, upKinds: map[schema.GroupVersionKind]schema.GroupResource{}, written: lru.New(writtenSize)}
+	s := &Syncer{opts: opts, mgr: mgr, downKinds: map[schema.GroupVersionKind]bool{}, upKinds: map[schema.GroupVersionKind]schema.GroupResource{}, written: lru.New(writtenSize), waiting: map[string]map[wrapper.ObjectRef]bool{}}
 	if err := s.setup(); err != nil {
 		return err
 	}

@@ -455,6 +455,27 @@ data: {mode: strict}
 		})
 	})
 
+	t.Run("an object whose namespace is not there yet waits quietly and lands with its namespace", func(t *testing.T) {
+		early := fromYAML(t, "{apiVersion: v1, kind: ConfigMap, metadata: {name: early, namespace: late}, data: {k: v}}")
+		late := fromYAML(t, "{apiVersion: v1, kind: Namespace, metadata: {name: late}}")
+		box.place(t, configmapsGR, early)
+		framework.Eventually(t, time.Minute, "the ConfigMap's wrapper says it waits for its namespace", func() bool {
+			c := meta.FindStatusCondition(box.wrapperOf(t, configmapsGR, early).Status.Conditions, syncer.ConditionSynced)
+			return c != nil && c.Reason == wrapper.ReasonWaitingForNamespace
+		})
+		before := requestCounts(t, wecAPI)
+		time.Sleep(6 * time.Second)
+		after := requestCounts(t, wecAPI)
+		asked := after["APPLY configmaps"] - before["APPLY configmaps"] + after["GET configmaps"] - before["GET configmaps"]
+		assert.LessOrEqual(t, asked, 2, "ConfigMap requests to the cluster in 6 s of waiting for the namespace")
+		box.place(t, namespacesGR, late)
+		start := time.Now()
+		eventuallyInWEC(t, wec, early, "the ConfigMap lands once its namespace does", func(*unstructured.Unstructured) bool { return true })
+		assert.Less(t, time.Since(start), 5*time.Second, "the namespace's arrival, not a retry, brings the ConfigMap")
+		box.unplace(t, configmapsGR, early)
+		box.unplace(t, namespacesGR, late)
+	})
+
 	t.Run("a namespace stays while anything in the mailbox is on its way into it", func(t *testing.T) {
 		kept := fromYAML(t, "{apiVersion: v1, kind: Namespace, metadata: {name: kept}}")
 		gadgetCRD := fromYAML(t, strings.NewReplacer("widgets", "gadgets", "widget", "gadget", "Widget", "Gadget", "exact.test", "later.test").Replace(widgetCRD))
