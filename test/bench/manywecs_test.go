@@ -12,9 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	edgev2alpha1 "github.com/kubestellar/kubestellar/pkg/apis/edge/v2alpha1"
 	"github.com/kubestellar/kubestellar/pkg/mailbox"
@@ -100,7 +103,7 @@ func runManyWECs(b *testing.B, bin string, n int) *mwResult {
 	espwSpace := srv.CreateSpaceWithAPI("espw")
 	imw1 := srv.CreateSpaceWithAPI("imw1")
 	srv.CreateSpaceWithAPI("wmw1")
-	imw, wmw, espw := srv.Client("root:imw1"), srv.Client("root:wmw1"), srv.Client(espwPath)
+	imw, wmw := srv.Client("root:imw1"), srv.Client("root:wmw1")
 	clusters := make([]*framework.APIServer, mwClusters)
 	clusterConfigs := make([]*rest.Config, mwClusters)
 	for i := range clusters {
@@ -115,6 +118,7 @@ func runManyWECs(b *testing.B, bin string, n int) *mwResult {
 	// The WECs: WEC i is in group i % groups; the first mwClusters of every group have a
 	// syncer, the j-th of them in cluster j.
 	targets := make([]*edgev2alpha1.SyncTarget, n)
+	mailboxes := watchMailboxes(b, srv.Config(espwPath))
 	start := time.Now()
 	parallel(b, n, 16, func(i int) error {
 		st, err := createLocation(ctx, imw, fmt.Sprintf("wec-%04d", i), map[string]string{"bench-group": strconv.Itoa(i % groups)})
@@ -122,11 +126,7 @@ func runManyWECs(b *testing.B, bin string, n int) *mwResult {
 		return err
 	})
 	mailboxesCtx, cancel := context.WithTimeout(ctx, 15*time.Minute)
-	err := awaitCondition(mailboxesCtx, 2*time.Second, func() bool {
-		list := &metav1.PartialObjectMetadataList{}
-		list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
-		return espw.List(ctx, list, client.MatchingLabels{mailbox.LabelMailbox: "true"}) == nil && len(list.Items) == n
-	})
+	err := awaitCondition(mailboxesCtx, time.Second, func() bool { return len(mailboxes.List()) == n })
 	cancel()
 	res.mailboxes, res.mailboxesErr = since(start, err)
 	require.Empty(b, res.mailboxesErr, "every mailbox made")
@@ -234,18 +234,28 @@ func since(start time.Time, err error) (time.Duration, string) {
 	return time.Since(start), ""
 }
 
-// awaitCondition polls cond every interval until it holds or ctx ends.
+// awaitCondition checks cond, which reads only what the benchmark's watches hold, every
+// interval until it holds or ctx ends.
 func awaitCondition(ctx context.Context, interval time.Duration, cond func() bool) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
+	return wait.PollUntilContextCancel(ctx, interval, true, func(context.Context) (bool, error) { return cond(), nil })
+}
+
+// watchMailboxes watches the mailbox namespaces of the core space, metadata only, with a
+// client of its own, so that waiting for them lists nothing again; it returns the watch's
+// store once it has listed.
+func watchMailboxes(b *testing.B, cfg *rest.Config) cache.Store {
+	b.Helper()
+	mc, err := metadata.NewForConfig(rest.CopyConfig(cfg))
+	require.NoError(b, err)
+	f := metadatainformer.NewFilteredSharedInformerFactory(mc, 0, metav1.NamespaceAll, func(o *metav1.ListOptions) {
+		o.LabelSelector = mailbox.LabelMailbox + "=true"
+	})
+	inf := f.ForResource(corev1.SchemeGroupVersion.WithResource("namespaces")).Informer()
+	go inf.Run(b.Context().Done())
+	ctx, cancel := context.WithTimeout(b.Context(), time.Minute)
+	defer cancel()
+	require.True(b, cache.WaitForCacheSync(ctx.Done(), inf.HasSynced), "the core space's mailbox watch lists")
+	return inf.GetStore()
 }
 
 // watchCount is the number of watches a kube-apiserver serves now (apiserver_longrunning_requests
